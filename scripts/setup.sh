@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs everything iovamap needs to build, test, benchmark and fuzz, from Debian packages.
+# Idempotent: packages already present are skipped. Needs root (or sudo).
+set -euo pipefail
+
+packages=(
+  build-essential cmake ninja-build pkg-config git  # build
+  clang-14 libclang-rt-14-dev libfuzzer-14-dev      # clang builds, sanitizers, libFuzzer
+  nlohmann-json3-dev    # JSON output and snapshot manifests (header-only)
+  libcli11-dev          # command-line parsing (header-only)
+  libtomlplusplus-dev   # topology files (used header-only)
+  libgtest-dev libgmock-dev librapidcheck-dev  # unit and property tests
+  libbenchmark-dev      # benchmarks
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo_cmd=()
+  [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+  "${sudo_cmd[@]}" apt-get update -q
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi

@@ -1,0 +1,65 @@
+#include "iovamap/host.h"
+
+#include <charconv>
+
+namespace iovamap {
+
+Result<KernelVersion> KernelVersion::parse(std::string_view text) {
+  KernelVersion v;
+  const char* p = text.data();
+  const char* end = p + text.size();
+  auto [p1, e1] = std::from_chars(p, end, v.major);
+  if (e1 != std::errc() || p1 == end || *p1 != '.')
+    return make_error(EINVAL, "bad kernel version '" + std::string(text) + "' (want e.g. 6.12)");
+  auto [p2, e2] = std::from_chars(p1 + 1, end, v.minor);
+  if (e2 != std::errc() || v.major < 2 || v.major > 99 || v.minor < 0 || v.minor > 999)
+    return make_error(EINVAL, "bad kernel version '" + std::string(text) + "' (want e.g. 6.12)");
+  (void)p2;
+  return v;
+}
+
+std::string KernelVersion::to_string() const {
+  return std::to_string(major) + "." + std::to_string(minor);
+}
+
+std::string_view driver_name(IommuDriver driver) {
+  switch (driver) {
+    case IommuDriver::kIntel: return "intel";
+    case IommuDriver::kAmd: return "amd";
+    case IommuDriver::kArmSmmuV3: return "arm-smmu-v3";
+    case IommuDriver::kArmSmmu: return "arm-smmu";
+    case IommuDriver::kVirtio: return "virtio";
+    case IommuDriver::kGeneric: return "generic";
+  }
+  return "generic";
+}
+
+Result<IommuDriver> parse_driver_name(std::string_view name) {
+  for (IommuDriver d : {IommuDriver::kIntel, IommuDriver::kAmd, IommuDriver::kArmSmmuV3,
+                        IommuDriver::kArmSmmu, IommuDriver::kVirtio, IommuDriver::kGeneric}) {
+    if (name == driver_name(d)) return d;
+  }
+  return make_error(EINVAL, "unknown IOMMU driver '" + std::string(name) +
+                                "' (intel, amd, arm-smmu-v3, arm-smmu, virtio, generic)");
+}
+
+const Group* Host::find_group(uint32_t id) const {
+  for (const Group& g : groups)
+    if (g.id == id) return &g;
+  return nullptr;
+}
+
+const IommuUnit* Host::find_iommu(std::string_view name) const {
+  for (const IommuUnit& u : iommus)
+    if (u.name == name) return &u;
+  return nullptr;
+}
+
+const IommuUnit* Host::iommu_of(const Group& group) const {
+  for (const Device& d : group.devices) {
+    if (const IommuUnit* u = find_iommu(d.iommu)) return u;
+  }
+  return nullptr;
+}
+
+}  // namespace iovamap
