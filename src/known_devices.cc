@@ -1,0 +1,228 @@
+// The table of PCI devices known to address less than 64 bits, and its lookup.
+//
+// Each family below names the Linux driver and the kernel function that sets the DMA mask.
+// The ids come from the driver's own PCI id table, restricted to the generations whose mask
+// the id decides. Every fact was read in torvalds/linux; docs/known-devices.md lists the
+// commits read and the families left out. The families are written in driver order and sorted
+// at compile time.
+#include "iovamap/known_devices.h"
+
+#include <algorithm>
+#include <array>
+#include <bit>
+#include <cstddef>
+#include <tuple>
+#include <utility>
+
+namespace iovamap {
+namespace {
+
+// A set of devices that share a driver, a mask and a citation: either explicit device ids of
+// one vendor, or one class match.
+struct Family {
+  uint16_t vendor;
+  std::span<const uint16_t> devices;
+  uint32_t class_code;
+  uint32_t class_mask;
+  unsigned bits;
+  std::string_view driver;
+  std::string_view citation;
+};
+
+constexpr uint16_t kAti = 0x1002;
+
+// ---- GPUs: amdgpu ------------------------------------------------------------------------
+// amdgpu_drv.c's pciidlist maps each id to a CHIP_* family; si.c, cik.c and vi.c give those
+// families GMC v6, v7 (v7.4 for Topaz) and v8, soc15.c gives Vega and Raven GMC v9.
+
+constexpr std::string_view kAmdgpuGmc6 =
+    "drivers/gpu/drm/amd/amdgpu/gmc_v6_0.c: gmc_v6_0_sw_init() calls "
+    "dma_set_mask_and_coherent(DMA_BIT_MASK(40)) for SI (Tahiti, Pitcairn, Verde, Oland, "
+    "Hainan); radeon_device_init() in drivers/gpu/drm/radeon also uses 40 bits on PCIe";
+constexpr std::string_view kAmdgpuGmc7 =
+    "drivers/gpu/drm/amd/amdgpu/gmc_v7_0.c: gmc_v7_0_sw_init() calls "
+    "dma_set_mask_and_coherent(DMA_BIT_MASK(40)) for CIK (Bonaire, Hawaii, Kaveri, Kabini, "
+    "Mullins); radeon_device_init() in drivers/gpu/drm/radeon also uses 40 bits on PCIe";
+constexpr std::string_view kAmdgpuGmc8 =
+    "drivers/gpu/drm/amd/amdgpu/gmc_v8_0.c: gmc_v8_0_sw_init() calls "
+    "dma_set_mask_and_coherent(DMA_BIT_MASK(40)) for VI (Tonga, Fiji, Carrizo, Stoney, "
+    "Polaris10/11/12, VegaM); Topaz uses the same code through gmc_v7_4_ip_block";
+constexpr std::string_view kAmdgpuGmc9 =
+    "drivers/gpu/drm/amd/amdgpu/gmc_v9_0.c: gmc_v9_0_sw_init() calls "
+    "dma_set_mask_and_coherent(DMA_BIT_MASK(44)) for Vega10, Vega12, Vega20 and Raven";
+
+constexpr uint16_t kAmdgpuSi[] = {
+    // Tahiti
+    0x6780, 0x6784, 0x6788, 0x678a, 0x6790, 0x6791, 0x6792, 0x6798, 0x6799, 0x679a, 0x679b, 0x679e,
+    0x679f,
+    // Pitcairn
+    0x6800, 0x6801, 0x6802, 0x6806, 0x6808, 0x6809, 0x6810, 0x6811, 0x6816, 0x6817, 0x6818, 0x6819,
+    // Oland
+    0x6600, 0x6601, 0x6602, 0x6603, 0x6604, 0x6605, 0x6606, 0x6607, 0x6608, 0x6610, 0x6611, 0x6613,
+    0x6617, 0x6620, 0x6621, 0x6623, 0x6631,
+    // Verde
+    0x6820, 0x6821, 0x6822, 0x6823, 0x6824, 0x6825, 0x6826, 0x6827, 0x6828, 0x6829, 0x682a, 0x682b,
+    0x682c, 0x682d, 0x682f, 0x6830, 0x6831, 0x6835, 0x6837, 0x6838, 0x6839, 0x683b, 0x683d, 0x683f,
+    // Hainan
+    0x6660, 0x6663, 0x6664, 0x6665, 0x6667, 0x666f};
+
+constexpr uint16_t kAmdgpuCik[] = {
+    // Kaveri
+    0x1304, 0x1305, 0x1306, 0x1307, 0x1309, 0x130a, 0x130b, 0x130c, 0x130d, 0x130e, 0x130f, 0x1310,
+    0x1311, 0x1312, 0x1313, 0x1315, 0x1316, 0x1317, 0x1318, 0x131b, 0x131c, 0x131d,
+    // Bonaire
+    0x6640, 0x6641, 0x6646, 0x6647, 0x6649, 0x6650, 0x6651, 0x6658, 0x665c, 0x665d, 0x665f,
+    // Hawaii
+    0x67a0, 0x67a1, 0x67a2, 0x67a8, 0x67a9, 0x67aa, 0x67b0, 0x67b1, 0x67b8, 0x67b9, 0x67ba, 0x67be,
+    // Kabini
+    0x9830, 0x9831, 0x9832, 0x9833, 0x9834, 0x9835, 0x9836, 0x9837, 0x9838, 0x9839, 0x983a, 0x983b,
+    0x983c, 0x983d, 0x983e, 0x983f,
+    // Mullins
+    0x9850, 0x9851, 0x9852, 0x9853, 0x9854, 0x9855, 0x9856, 0x9857, 0x9858, 0x9859, 0x985a, 0x985b,
+    0x985c, 0x985d, 0x985e, 0x985f};
+
+constexpr uint16_t kAmdgpuVi[] = {
+    // Topaz
+    0x6900, 0x6901, 0x6902, 0x6903, 0x6907,
+    // Tonga
+    0x6920, 0x6921, 0x6928, 0x6929, 0x692b, 0x692f, 0x6930, 0x6938, 0x6939,
+    // Fiji
+    0x7300, 0x730f,
+    // Carrizo
+    0x9870, 0x9874, 0x9875, 0x9876, 0x9877,
+    // Stoney
+    0x98e4,
+    // Polaris11
+    0x67e0, 0x67e3, 0x67e8, 0x67eb, 0x67ef, 0x67ff, 0x67e1, 0x67e7, 0x67e9,
+    // Polaris10
+    0x67c0, 0x67c1, 0x67c2, 0x67c4, 0x67c7, 0x67d0, 0x67df, 0x67c8, 0x67c9, 0x67ca, 0x67cc, 0x67cf,
+    0x6fdf,
+    // Polaris12
+    0x6980, 0x6981, 0x6985, 0x6986, 0x6987, 0x6995, 0x6997, 0x699f,
+    // VegaM
+    0x694c, 0x694e, 0x694f};
+
+constexpr uint16_t kAmdgpuGfx9[] = {
+    // Vega10
+    0x6860, 0x6861, 0x6862, 0x6863, 0x6864, 0x6867, 0x6868, 0x6869, 0x686a, 0x686b, 0x686c, 0x686d,
+    0x686e, 0x686f, 0x687f,
+    // Vega12
+    0x69a0, 0x69a1, 0x69a2, 0x69a3, 0x69af,
+    // Vega20
+    0x66a0, 0x66a1, 0x66a2, 0x66a3, 0x66a4, 0x66a7, 0x66af,
+    // Raven
+    0x15dd, 0x15d8};
+
+// ---- Wi-Fi -------------------------------------------------------------------------------
+
+constexpr uint16_t kAth10kPci[] = {0x003c /* QCA988X */, 0x0041 /* QCA6164 */, 0x003e /* QCA6174 */,
+                                   0x0040 /* QCA99X0 */, 0x0042 /* QCA9377 */};
+
+// ---- Sound -------------------------------------------------------------------------------
+
+constexpr uint16_t kAls4000[] = {0x4000};
+constexpr uint16_t kEmu10k1[] = {0x0002};
+constexpr uint16_t kAudigy[] = {0x0004, 0x0008};
+
+constexpr Family kFamilies[] = {
+    {kAti, kAmdgpuSi, 0, 0, 40, "amdgpu", kAmdgpuGmc6},
+    {kAti, kAmdgpuCik, 0, 0, 40, "amdgpu", kAmdgpuGmc7},
+    {kAti, kAmdgpuVi, 0, 0, 40, "amdgpu", kAmdgpuGmc8},
+    {kAti, kAmdgpuGfx9, 0, 0, 44, "amdgpu", kAmdgpuGmc9},
+    {0x168c, kAth10kPci, 0, 0, 32, "ath10k_pci",
+     "drivers/net/wireless/ath/ath10k/pci.c: ath10k_pci_claim() sets DMA_BIT_MASK(32), the "
+     "target only does 32-bit DMA"},
+    {0x4005, kAls4000, 0, 0, 24, "snd_als4000",
+     "sound/pci/als4000.c: snd_card_als4000_probe() sets DMA_BIT_MASK(24) for streaming and "
+     "coherent DMA"},
+    {0x1102, kEmu10k1, 0, 0, 31, "snd_emu10k1",
+     "sound/pci/emu10k1/emu10k1_main.c: snd_emu10k1_create() sets EMU10K1_DMA_MASK "
+     "(0x7fffffff, include/sound/emu10k1.h) for the EMU10K1"},
+    {0x1102, kAudigy, 0, 0, 32, "snd_emu10k1",
+     "sound/pci/emu10k1/emu10k1_main.c: snd_emu10k1_create() sets AUDIGY_DMA_MASK "
+     "(0xffffffff, include/sound/emu10k1.h) for the Audigy chips (emu10k2)"},
+};
+
+constexpr size_t entry_count() {
+  size_t n = 0;
+  for (const Family& family : kFamilies) n += family.devices.size();
+  return n;
+}
+
+constexpr auto key(const KnownDmaLimit& e) {
+  return std::tuple(e.vendor, e.device, e.class_code, e.class_mask);
+}
+
+constexpr std::array<KnownDmaLimit, entry_count()> build_table() {
+  std::array<KnownDmaLimit, entry_count()> table{};
+  size_t i = 0;
+  for (const Family& family : kFamilies) {
+    for (uint16_t device : family.devices) {
+      table[i++] = KnownDmaLimit{family.vendor, device,        family.class_code, family.class_mask,
+                                 family.bits,   family.driver, family.citation};
+    }
+  }
+  std::sort(table.begin(), table.end(),
+            [](const KnownDmaLimit& a, const KnownDmaLimit& b) { return key(a) < key(b); });
+  return table;
+}
+
+constexpr std::array<KnownDmaLimit, entry_count()> kTable = build_table();
+
+constexpr bool table_is_strictly_sorted() {
+  for (size_t i = 1; i < kTable.size(); ++i) {
+    if (!(key(kTable[i - 1]) < key(kTable[i]))) return false;
+  }
+  return true;
+}
+static_assert(table_is_strictly_sorted(), "two entries share (vendor, device, class)");
+
+using VendorDevice = std::pair<uint16_t, uint16_t>;
+
+constexpr VendorDevice vendor_device(const KnownDmaLimit& e) {
+  return {e.vendor, e.device};
+}
+
+// The entries keyed (vendor, device), in table order.
+std::span<const KnownDmaLimit> entries_of(uint16_t vendor, uint16_t device) {
+  const VendorDevice k{vendor, device};
+  auto first =
+      std::lower_bound(kTable.begin(), kTable.end(), k,
+                       [](const KnownDmaLimit& e, VendorDevice v) { return vendor_device(e) < v; });
+  auto last = std::upper_bound(first, kTable.end(), k, [](VendorDevice v, const KnownDmaLimit& e) {
+    return v < vendor_device(e);
+  });
+  return {first, last};
+}
+
+// Among `entries`, the one whose class match accepts `class_code` with the most bits in
+// class_mask (the first such in table order), or nullptr.
+const KnownDmaLimit* best_match(std::span<const KnownDmaLimit> entries, uint32_t class_code) {
+  const KnownDmaLimit* best = nullptr;
+  for (const KnownDmaLimit& e : entries) {
+    if ((class_code & e.class_mask) != e.class_code) continue;
+    if (best == nullptr || std::popcount(e.class_mask) > std::popcount(best->class_mask)) {
+      best = &e;
+    }
+  }
+  return best;
+}
+
+}  // namespace
+
+std::span<const KnownDmaLimit> known_dma_limits() {
+  return kTable;
+}
+
+const KnownDmaLimit* find_known_dma_limit(uint16_t vendor, uint16_t device, uint32_t class_code) {
+  class_code &= 0xffffff;
+  if (vendor != kAnyVendor && device != kAnyDevice) {
+    if (const KnownDmaLimit* e = best_match(entries_of(vendor, device), class_code)) return e;
+  }
+  if (vendor != kAnyVendor) {
+    if (const KnownDmaLimit* e = best_match(entries_of(vendor, kAnyDevice), class_code)) return e;
+  }
+  return best_match(entries_of(kAnyVendor, kAnyDevice), class_code);
+}
+
+}  // namespace iovamap
