@@ -1,0 +1,265 @@
+#include "iovamap/discovery.h"
+
+#include <algorithm>
+#include <charconv>
+
+namespace iovamap {
+
+namespace {
+
+constexpr std::string_view kGroupsDir = "sys/kernel/iommu_groups";
+constexpr std::string_view kIommuClassDir = "sys/class/iommu";
+constexpr std::string_view kOsRelease = "proc/sys/kernel/osrelease";
+
+std::string join(std::string_view dir, std::string_view name) {
+  std::string out(dir);
+  if (!out.empty()) out += '/';
+  out += name;
+  return out;
+}
+
+bool is_hex_digit(char c) {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+}
+
+// Optional reads: a missing file (ENOENT) is "not there", anything else is an error.
+Result<std::optional<std::string>> read_optional(SysfsReader& reader, const std::string& path) {
+  Result<std::string> text = reader.read_file(path);
+  if (text) return std::optional<std::string>(std::move(*text));
+  if (text.error().code == ENOENT) return std::optional<std::string>();
+  return text.error();
+}
+
+Result<std::optional<std::string>> link_optional(SysfsReader& reader, const std::string& path) {
+  Result<std::string> text = reader.read_link(path);
+  if (text) return std::optional<std::string>(std::move(*text));
+  if (text.error().code == ENOENT) return std::optional<std::string>();
+  return text.error();
+}
+
+// Reads an optional number file into `out` (left empty when the file is missing).
+template <class T>
+Status read_number(SysfsReader& reader, const std::string& path, std::optional<T>* out,
+                   uint64_t max, bool bare_hex = false) {
+  Result<std::optional<std::string>> text = read_optional(reader, path);
+  if (!text) return text.error();
+  if (!*text) return {};
+  Result<uint64_t> v = parse_sysfs_number(**text, reader.display(path), bare_hex);
+  if (!v) return v.error();
+  if (*v > max)
+    return make_error(EINVAL, reader.display(path) + ":1: value " + hex(*v) + " out of range");
+  *out = static_cast<T>(*v);
+  return {};
+}
+
+// The driver of an IOMMU unit, from its sysfs directory's shape and its name.
+IommuDriver unit_driver(const std::vector<std::string>& entries, std::string_view name,
+                        std::string_view canonical) {
+  auto has = [&](std::string_view e) {
+    return std::binary_search(entries.begin(), entries.end(), std::string(e));
+  };
+  // Each driver registers its unit with its own attribute group and name pattern
+  // (drivers/iommu/intel/iommu.c "intel-iommu", drivers/iommu/amd/init.c "amd-iommu",
+  // arm-smmu-v3.c "smmu3.%pa", arm-smmu.c "smmu.%pa"); virtio-iommu registers below its
+  // virtio device (drivers/iommu/virtio-iommu.c), so its path holds ".../virtioN/iommu/".
+  if (has("intel-iommu")) return IommuDriver::kIntel;
+  if (has("amd-iommu")) return IommuDriver::kAmd;
+  if (name.substr(0, 6) == "smmu3.") return IommuDriver::kArmSmmuV3;
+  if (name.substr(0, 5) == "smmu.") return IommuDriver::kArmSmmu;
+  size_t at = canonical.rfind("/iommu/");
+  if (at != std::string_view::npos) {
+    std::string_view parent = base_name(canonical.substr(0, at));
+    if (parent.substr(0, 6) == "virtio") return IommuDriver::kVirtio;
+  }
+  return IommuDriver::kGeneric;
+}
+
+// Where a link in sysfs points, as a root-relative path; `path` itself when it is a real
+// directory (some hand-made snapshots copy class directories).
+Result<std::string> follow(SysfsReader& reader, const std::string& path) {
+  Result<std::string> text = reader.read_link(path);
+  if (text) return resolve_link_text(path, *text);
+  if (text.error().code == EINVAL) return path;
+  return text.error();
+}
+
+Result<IommuUnit> read_unit(SysfsReader& reader, const std::string& name,
+                            std::vector<std::string>* warnings) {
+  IommuUnit unit;
+  unit.name = name;
+  Result<std::string> dir = follow(reader, join(kIommuClassDir, name));
+  if (!dir) return dir.error();
+  Result<std::vector<std::string>> entries = reader.list_dir(*dir);
+  if (!entries) return entries.error();
+  unit.driver = unit_driver(*entries, name, *dir);
+  if (unit.driver == IommuDriver::kIntel) {
+    std::string regs = join(*dir, "intel-iommu");
+    if (Status s = read_number(reader, join(regs, "cap"), &unit.intel_cap, kMaxAddress, true); !s)
+      return s.error();
+    if (Status s = read_number(reader, join(regs, "ecap"), &unit.intel_ecap, kMaxAddress, true); !s)
+      return s.error();
+  } else if (unit.driver == IommuDriver::kAmd) {
+    std::string regs = join(*dir, "amd-iommu");
+    if (Status s = read_number(reader, join(regs, "cap"), &unit.amd_cap, 0xffffffff, true); !s)
+      return s.error();
+    // The features file changed format across kernels ("EFR", "EFR2:EFR", "EFR:EFR2"); the
+    // AMD driver model parses it. Until then the text is read (so snapshots capture it) but
+    // the unit's EFR stays unknown, and the model says so.
+    Result<std::optional<std::string>> features = read_optional(reader, join(regs, "features"));
+    if (!features) return features.error();
+    if (*features)
+      warnings->push_back(reader.display(join(regs, "features")) +
+                          ": AMD feature registers not interpreted by this build");
+  }
+  return unit;
+}
+
+Result<Device> read_device(SysfsReader& reader, const std::string& group_devices,
+                           const std::string& name) {
+  Device dev;
+  dev.name = name;
+  dev.is_pci = is_pci_address(name);
+  Result<std::string> dir = follow(reader, join(group_devices, name));
+  if (!dir) return dir.error();
+  if (dev.is_pci) {
+    std::optional<uint16_t> vendor, device_id;
+    std::optional<uint32_t> class_code;
+    if (Status s = read_number(reader, join(*dir, "vendor"), &vendor, 0xffff); !s) return s.error();
+    if (Status s = read_number(reader, join(*dir, "device"), &device_id, 0xffff); !s)
+      return s.error();
+    if (Status s = read_number(reader, join(*dir, "class"), &class_code, 0xffffff); !s)
+      return s.error();
+    dev.vendor = vendor.value_or(0);
+    dev.device_id = device_id.value_or(0);
+    dev.class_code = class_code.value_or(0);
+  }
+  if (Status s = read_number(reader, join(*dir, "dma_mask_bits"), &dev.dma_mask_bits, 64); !s)
+    return s.error();
+  if (Status s = read_number(reader, join(*dir, "consistent_dma_mask_bits"),
+                             &dev.coherent_dma_mask_bits, 64);
+      !s)
+    return s.error();
+  Result<std::optional<std::string>> driver = link_optional(reader, join(*dir, "driver"));
+  if (!driver) return driver.error();
+  if (*driver) dev.driver = std::string(base_name(**driver));
+  Result<std::optional<std::string>> iommu = link_optional(reader, join(*dir, "iommu"));
+  if (!iommu) return iommu.error();
+  if (*iommu) dev.iommu = std::string(base_name(**iommu));
+  return dev;
+}
+
+Result<Group> read_group(SysfsReader& reader, uint32_t id) {
+  Group group;
+  group.id = id;
+  std::string dir = join(kGroupsDir, std::to_string(id));
+  Result<std::optional<std::string>> type = read_optional(reader, join(dir, "type"));
+  if (!type) return type.error();
+  if (*type) {
+    group.type = std::move(**type);
+    if (!group.type.empty() && group.type.back() == '\n') group.type.pop_back();
+  }
+  std::string regions_path = join(dir, "reserved_regions");
+  Result<std::optional<std::string>> regions = read_optional(reader, regions_path);
+  if (!regions) return regions.error();
+  if (*regions) {
+    Result<std::vector<ReservedRegion>> parsed =
+        parse_sysfs_regions(**regions, reader.display(regions_path));
+    if (!parsed) return parsed.error();
+    group.observed_regions = std::move(*parsed);
+  }
+  std::string devices = join(dir, "devices");
+  Result<std::vector<std::string>> names = reader.list_dir(devices);
+  if (!names) return names.error();
+  for (const std::string& name : *names) {  // sorted: PCI address order
+    Result<Device> dev = read_device(reader, devices, name);
+    if (!dev) return dev.error();
+    group.devices.push_back(std::move(*dev));
+  }
+  return group;
+}
+
+}  // namespace
+
+bool is_pci_address(std::string_view name) {
+  // DDDD:BB:DD.F
+  if (name.size() != 12 || name[4] != ':' || name[7] != ':' || name[10] != '.') return false;
+  for (size_t i : {0, 1, 2, 3, 5, 6, 8, 9})
+    if (!is_hex_digit(name[i])) return false;
+  return name[11] >= '0' && name[11] <= '7';
+}
+
+Result<uint64_t> parse_sysfs_number(std::string_view text, const std::string& file, bool bare_hex) {
+  std::string_view t = text;
+  if (!t.empty() && t.back() == '\n') t.remove_suffix(1);
+  int base = 10;
+  if (bare_hex) {
+    base = 16;
+  } else if (t.size() > 2 && t[0] == '0' && (t[1] == 'x' || t[1] == 'X')) {
+    base = 16;
+    t.remove_prefix(2);
+  }
+  uint64_t value = 0;
+  auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), value, base);
+  if (t.empty() || ec != std::errc() || end != t.data() + t.size()) {
+    std::string shown(text.substr(0, 40));
+    for (char& c : shown)
+      if (static_cast<unsigned char>(c) < 0x20) c = ' ';
+    return make_error(EINVAL, file + ":1: expected a " +
+                                  (base == 16 ? std::string("hex") : std::string("decimal")) +
+                                  " number, got '" + shown + "'");
+  }
+  return value;
+}
+
+Result<Discovery> discover(SysfsReader& reader, std::string source) {
+  Discovery out;
+  out.host.source = std::move(source);
+
+  Result<std::optional<std::string>> release = read_optional(reader, std::string(kOsRelease));
+  if (!release) return release.error();
+  if (*release) {
+    std::string_view text = **release;
+    if (!text.empty() && text.back() == '\n') text.remove_suffix(1);
+    Result<KernelVersion> version = KernelVersion::parse(text);
+    if (!version) return version.error().with_context(reader.display(kOsRelease) + ":1");
+    out.host.kernel = *version;
+  } else {
+    out.warnings.push_back(reader.display(kOsRelease) + " missing: kernel " +
+                           out.host.kernel.to_string() + " assumed");
+  }
+
+  Result<std::vector<std::string>> units = reader.list_dir(kIommuClassDir);
+  if (!units && units.error().code != ENOENT) return units.error();
+  if (units) {
+    for (const std::string& name : *units) {
+      Result<IommuUnit> unit = read_unit(reader, name, &out.warnings);
+      if (!unit) return unit.error();
+      out.host.iommus.push_back(std::move(*unit));
+    }
+  }
+
+  Result<std::vector<std::string>> groups = reader.list_dir(kGroupsDir);
+  if (!groups && groups.error().code != ENOENT) return groups.error();
+  std::vector<uint32_t> ids;
+  if (groups) {
+    for (const std::string& name : *groups) {
+      uint32_t id = 0;
+      auto [end, ec] = std::from_chars(name.data(), name.data() + name.size(), id);
+      if (ec != std::errc() || end != name.data() + name.size()) {
+        out.warnings.push_back(reader.display(join(kGroupsDir, name)) +
+                               ": not a group number, ignored");
+        continue;
+      }
+      ids.push_back(id);
+    }
+  }
+  std::sort(ids.begin(), ids.end());
+  for (uint32_t id : ids) {
+    Result<Group> group = read_group(reader, id);
+    if (!group) return group.error();
+    out.host.groups.push_back(std::move(*group));
+  }
+  return out;
+}
+
+}  // namespace iovamap

@@ -1,0 +1,198 @@
+// Discovery on the three real 6.12 snapshots (tests/data/snapshots, captured from QEMU guests,
+// see their expected/qemu.cmd), read both with real symlinks and as link-file copies, and on
+// hand-made broken trees.
+#include "iovamap/discovery.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "test_tree.h"
+
+namespace iovamap {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string snapshot_root(const std::string& name) {
+  return std::string(IOVAMAP_TEST_DATA) + "/snapshots/" + name + "/root";
+}
+
+Discovery discover_dir(const std::string& root) {
+  auto reader = open_root_reader(root);
+  EXPECT_TRUE(reader) << reader.error().message;
+  Result<Discovery> d = discover(**reader, "snapshot " + root);
+  EXPECT_TRUE(d) << d.error().message;
+  return d ? std::move(*d) : Discovery{};
+}
+
+const Device* find_device(const Host& host, std::string_view name) {
+  for (const Group& g : host.groups)
+    for (const Device& d : g.devices)
+      if (d.name == name) return &d;
+  return nullptr;
+}
+
+TEST(Discovery, Intel39Snapshot) {
+  Discovery d = discover_dir(snapshot_root("6.12-intel39"));
+  const Host& h = d.host;
+  EXPECT_EQ(h.kernel, (KernelVersion{6, 12}));
+  ASSERT_EQ(h.iommus.size(), 1u);
+  EXPECT_EQ(h.iommus[0].name, "dmar0");
+  EXPECT_EQ(h.iommus[0].driver, IommuDriver::kIntel);
+  EXPECT_EQ(h.iommus[0].intel_cap, uint64_t{0xd2008c22260206});
+  EXPECT_EQ(h.iommus[0].intel_ecap, uint64_t{0xf00f4a});
+  ASSERT_EQ(h.groups.size(), 9u);
+  const Group* g6 = h.find_group(6);
+  ASSERT_NE(g6, nullptr);
+  EXPECT_EQ(g6->type, "DMA-FQ");
+  ASSERT_EQ(g6->devices.size(), 3u);
+  EXPECT_EQ(g6->devices[0].name, "0000:00:1f.0");  // PCI address order
+  EXPECT_EQ(g6->devices[2].name, "0000:00:1f.3");
+  ASSERT_TRUE(g6->observed_regions);
+  ASSERT_EQ(g6->observed_regions->size(), 2u);
+  EXPECT_EQ((*g6->observed_regions)[0].type, RegionType::kDirectRelaxable);
+  EXPECT_EQ((*g6->observed_regions)[0].range(), (Range{0, 0xffffff}));
+  const Device* nic = find_device(h, "0000:01:00.0");
+  ASSERT_NE(nic, nullptr);
+  EXPECT_TRUE(nic->is_pci);
+  EXPECT_EQ(nic->vendor, 0x8086);
+  EXPECT_EQ(nic->device_id, 0x10d3);  // QEMU's e1000e is an 82574L
+  EXPECT_EQ(nic->class_code, 0x020000u);
+  EXPECT_EQ(nic->iommu, "dmar0");
+  EXPECT_TRUE(nic->dma_mask_bits.has_value());
+  const Device* ehci = find_device(h, "0000:00:1d.7");
+  ASSERT_NE(ehci, nullptr);
+  EXPECT_EQ(ehci->driver, "ehci-pci");
+  const Device* unbound = find_device(h, "0000:00:04.0");
+  ASSERT_NE(unbound, nullptr);
+  EXPECT_EQ(unbound->driver, "");
+}
+
+TEST(Discovery, AmdAndVirtioSnapshots) {
+  Discovery amd = discover_dir(snapshot_root("6.12-amd"));
+  ASSERT_EQ(amd.host.iommus.size(), 1u);
+  EXPECT_EQ(amd.host.iommus[0].name, "ivhd0");
+  EXPECT_EQ(amd.host.iommus[0].driver, IommuDriver::kAmd);
+  EXPECT_EQ(amd.host.iommus[0].amd_cap, uint32_t{0x1f03000f});
+  EXPECT_EQ(amd.host.groups.size(), 9u);
+  EXPECT_EQ(amd.host.groups[0].type, "DMA");
+
+  Discovery virtio = discover_dir(snapshot_root("6.12-virtio"));
+  ASSERT_EQ(virtio.host.iommus.size(), 1u);
+  EXPECT_EQ(virtio.host.iommus[0].name, "0000:00:01.0");
+  EXPECT_EQ(virtio.host.iommus[0].driver, IommuDriver::kVirtio);
+  EXPECT_EQ(virtio.host.groups.size(), 7u);
+  const Device* nic = find_device(virtio.host, "0000:01:00.0");
+  ASSERT_NE(nic, nullptr);
+  EXPECT_EQ(nic->iommu, "0000:00:01.0");
+}
+
+// Every symlink replaced by a regular file holding its text (how the shared copies were made):
+// discovery must see the same host.
+TEST(Discovery, LinkFileCopyReadsLikeTheOriginal) {
+  TempDir tmp;
+  fs::path copy = tmp.path() / "root";
+  fs::copy(snapshot_root("6.12-intel39"), copy,
+           fs::copy_options::recursive | fs::copy_options::copy_symlinks);
+  int converted = 0;
+  for (const auto& entry : fs::recursive_directory_iterator(copy)) {
+    if (!entry.is_symlink()) continue;
+    std::string text = fs::read_symlink(entry.path()).string();
+    fs::remove(entry.path());
+    std::ofstream(entry.path()) << text;
+    ++converted;
+  }
+  ASSERT_GT(converted, 50);
+  Discovery a = discover_dir(snapshot_root("6.12-intel39"));
+  Discovery b = discover_dir(copy.string());
+  ASSERT_EQ(a.host.groups.size(), b.host.groups.size());
+  for (size_t i = 0; i < a.host.groups.size(); ++i) {
+    const Group& ga = a.host.groups[i];
+    const Group& gb = b.host.groups[i];
+    EXPECT_EQ(ga.id, gb.id);
+    EXPECT_EQ(ga.type, gb.type);
+    ASSERT_EQ(ga.devices.size(), gb.devices.size());
+    for (size_t j = 0; j < ga.devices.size(); ++j) {
+      EXPECT_EQ(ga.devices[j].name, gb.devices[j].name);
+      EXPECT_EQ(ga.devices[j].driver, gb.devices[j].driver);
+      EXPECT_EQ(ga.devices[j].iommu, gb.devices[j].iommu);
+      EXPECT_EQ(ga.devices[j].class_code, gb.devices[j].class_code);
+      EXPECT_EQ(ga.devices[j].dma_mask_bits, gb.devices[j].dma_mask_bits);
+    }
+  }
+  EXPECT_EQ(a.host.iommus[0].intel_cap, b.host.iommus[0].intel_cap);
+}
+
+TEST(Discovery, EmptyRootIsAHostWithoutGroups) {
+  FakeSysfs fake;
+  Result<Discovery> d = discover(fake, "fake");
+  ASSERT_TRUE(d) << d.error().message;
+  EXPECT_TRUE(d->host.groups.empty());
+  EXPECT_TRUE(d->host.iommus.empty());
+  ASSERT_EQ(d->warnings.size(), 1u);  // no osrelease
+  EXPECT_NE(d->warnings[0].find("osrelease"), std::string::npos);
+}
+
+TEST(Discovery, BadFilesAreErrorsNamingTheFileAndLine) {
+  auto base = [] {
+    FakeSysfs f;
+    f.add_file("proc/sys/kernel/osrelease", "6.12.0\n");
+    f.add_file("sys/kernel/iommu_groups/3/type", "DMA\n");
+    f.add_file("sys/kernel/iommu_groups/3/reserved_regions",
+               "0x00000000fee00000 0x00000000feefffff msi\n");
+    f.add_link("sys/kernel/iommu_groups/3/devices/0000:00:03.0",
+               "../../../../devices/pci0000:00/0000:00:03.0");
+    f.add_file("sys/devices/pci0000:00/0000:00:03.0/vendor", "0x8086\n");
+    f.add_file("sys/devices/pci0000:00/0000:00:03.0/class", "0x020000\n");
+    f.add_file("sys/devices/pci0000:00/0000:00:03.0/dma_mask_bits", "64\n");
+    return f;
+  };
+  {
+    FakeSysfs f = base();
+    Result<Discovery> d = discover(f, "fake");
+    ASSERT_TRUE(d) << d.error().message;
+    EXPECT_EQ(d->host.groups.at(0).devices.at(0).dma_mask_bits, 64u);
+    EXPECT_EQ(d->host.groups.at(0).devices.at(0).device_id, 0);  // missing file: unknown
+  }
+  struct Case {
+    std::string path, content, expect;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"proc/sys/kernel/osrelease", "linux\n", "fake/proc/sys/kernel/osrelease:1"},
+           {"sys/kernel/iommu_groups/3/reserved_regions", "0x0 0x1 msi\n",
+            "fake/sys/kernel/iommu_groups/3/reserved_regions:1"},
+           {"sys/devices/pci0000:00/0000:00:03.0/vendor", "0x80zz\n",
+            "fake/sys/devices/pci0000:00/0000:00:03.0/vendor:1"},
+           {"sys/devices/pci0000:00/0000:00:03.0/dma_mask_bits", "65\n",
+            "fake/sys/devices/pci0000:00/0000:00:03.0/dma_mask_bits:1"},
+           {"sys/devices/pci0000:00/0000:00:03.0/class", "0x1000000\n",
+            "fake/sys/devices/pci0000:00/0000:00:03.0/class:1"},
+       }) {
+    FakeSysfs f = base();
+    f.add_file(c.path, c.content);
+    Result<Discovery> d = discover(f, "fake");
+    ASSERT_FALSE(d) << c.path;
+    EXPECT_NE(d.error().message.find(c.expect), std::string::npos) << d.error().message;
+  }
+}
+
+TEST(Discovery, ParsesSysfsNumbers) {
+  EXPECT_EQ(parse_sysfs_number("0x8086\n", "f").value(), 0x8086u);
+  EXPECT_EQ(parse_sysfs_number("64\n", "f").value(), 64u);
+  EXPECT_EQ(parse_sysfs_number("d2008c22260206\n", "f", true).value(), 0xd2008c22260206u);
+  EXPECT_EQ(parse_sysfs_number("ffffffffffffffff", "f", true).value(), kMaxAddress);
+  EXPECT_EQ(parse_sysfs_number("0", "f").value(), 0u);
+  for (const char* bad :
+       {"", "\n", "0x", "-1", "+1", "1 ", "64\n\n", "0x1g", "18446744073709551616"})
+    EXPECT_FALSE(parse_sysfs_number(bad, "f")) << bad;
+  EXPECT_FALSE(parse_sysfs_number("10000000000000000", "f", true));
+  EXPECT_TRUE(is_pci_address("0000:00:1f.3"));
+  EXPECT_FALSE(is_pci_address("0000:00:1f.8"));
+  EXPECT_FALSE(is_pci_address("0000:00:1F.3"));
+  EXPECT_FALSE(is_pci_address("platform.0"));
+}
+
+}  // namespace
+}  // namespace iovamap
