@@ -1,0 +1,154 @@
+// A fast, thread-safe IOVA allocator over the usable space of a container or device.
+//
+// Userspace drivers and VMMs that choose their own I/O virtual addresses need addresses the
+// container can really map (the `effective` ranges), below each device's DMA limit. This
+// allocator hands out granule-aligned blocks from a `RangeSet` of usable ranges, never crossing
+// a hole, never returning IOVA 0, never exceeding the per-call limit and never overlapping a
+// live block. It fails (ENOMEM) only when no fit exists once every cached block was returned.
+//
+// Example:
+//   auto alloc = IovaAllocator::create(usable, 4096);          // Result<unique_ptr<...>>
+//   if (!alloc) return alloc.error();
+//   Result<Range> r = (*alloc)->allocate(8192, {.limit = 0xffffffff});
+//   ...map r->first .. r->last...
+//   (*alloc)->free(*r);                                          // pass back what you got
+//   (*alloc)->allocate_at(0x100000, 0x10000);                   // a fixed placement
+//
+// Semantics (the kernel's DMA path, drivers/iommu/dma-iommu.c iommu_dma_alloc_iova, as the
+// reference): sizes are rounded up to whole granules; sizes below 32 granules are further
+// rounded up to a power of two (the kernel does this so that they fit its size-class caches;
+// we do it for the same reason) and the returned Range shows the rounded size. Blocks of 1, 2,
+// 4, 8, 16 or 32 granules at natural alignment form the cached size classes. The default
+// alignment is the (rounded) size rounded up to a power of two, in granules. Placement is
+// top-down: the highest fitting block below the limit is preferred, like the kernel's.
+// `kPci32BitFirst` reproduces the kernel's PCI policy: try below 4 GiB first (without returning
+// cached blocks), then up to the full limit.
+//
+// Complexity (n = free extents in the tree, at most live blocks + usable ranges + 1):
+//   - allocate of a cached size class (up to 32 granules at natural alignment): O(1) amortized from
+//     the per-CPU magazines; otherwise O(log n) expected (a treap of free extents augmented with
+//     the largest naturally aligned power-of-two block in each subtree, exact for power-of-two
+//     sizes). Non-power-of-two sizes with an alignment that differs from the rounded size first
+//     try a bounded search, then an O(log n) search for a guaranteed fit, and only if that fails,
+//     an exhaustive O(n) search before reporting ENOMEM.
+//   - free: O(1) amortized into the caches, else O(log n) expected.
+//   - allocate_at: O(log n) expected (plus returning the caches when the range is cached).
+//   - stats(): O(n + shards) (it walks the tree for the largest free block).
+// Thread-safety: every method may be called concurrently from any thread. The tree is behind
+//   one mutex; each CPU has its own cache shard behind its own spinlock, so cached allocations
+//   and frees on different CPUs do not contend.
+// Memory: no per-allocation record is kept: the caller hands the Range back to `free`. The
+//   tree holds one 32-byte node per free extent (at most one per live block, plus one per
+//   usable range), so metadata is at most 32 bytes per live allocation plus a constant: node
+//   storage grows in chunks of 4096 nodes and keeps its high-water mark; the caches are
+//   fixed-size arrays (per shard: 6 size classes x 2 magazines x 64 entries x 8 bytes, plus a
+//   depot of at most 8 full magazines per size class).
+// Exhaustion: caches are bounded and never hold address space hostage: before any allocation
+//   (or allocate_at) fails, all shards and the depot are returned to the tree and the request
+//   is retried once. Only then ENOMEM (or EBUSY for allocate_at) is returned. Concurrent frees
+//   racing with that retry may of course change the answer.
+//
+// Sharp edges:
+//   - `free` must get exactly the Range that `allocate`/`allocate_at` returned. Freeing a range
+//     that overlaps free space in the tree is detected (EINVAL); a double free of a block that
+//     is still sitting in a cache is not detected and corrupts the allocator, as in the kernel.
+//   - The limit is an address, inclusive (a DMA mask such as 0xffffffff), not a size.
+//   - A block is never split: freeing part of an allocation is not supported.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+
+#include "iovamap/range.h"
+#include "iovamap/range_set.h"
+#include "iovamap/result.h"
+
+namespace iovamap {
+
+// How `allocate` chooses among the usable addresses below the limit.
+enum class DmaPolicy {
+  // The highest fitting block below the limit.
+  kTopDown,
+  // The kernel's policy for PCI devices (dma-iommu.c, iommu_dma_alloc_iova): when the limit is
+  // above 4 GiB, first try below 4 GiB without returning cached blocks, then the full limit.
+  // The kernel additionally stops trying below 4 GiB for a device after the first fall-back
+  // (dev->iommu->pci_32bit_workaround is cleared); callers wanting that can switch to kTopDown
+  // once they receive an address above 0xffffffff.
+  kPci32BitFirst,
+};
+
+struct AllocOptions {
+  // Highest address any byte of the block may have (inclusive), e.g. a DMA mask.
+  uint64_t limit = kMaxAddress;
+  // Alignment in bytes, a power of two; 0 means the (rounded) size rounded up to a power of
+  // two. Values below the granule are raised to the granule.
+  uint64_t alignment = 0;
+  DmaPolicy policy = DmaPolicy::kTopDown;
+  // False bypasses the per-CPU caches for this call (both taking from and, in `free`, putting
+  // into them is controlled per call).
+  bool use_cache = true;
+};
+
+struct AllocatorOptions {
+  // Enables the per-CPU size-class caches (naturally aligned blocks of 1 to 32 granules).
+  bool caches = true;
+  // Number of cache shards; 0 means the number of CPUs (at least 1, at most 64). A thread uses
+  // the shard of the CPU it runs on (sched_getcpu), like the kernel's per-CPU caches.
+  unsigned shards = 0;
+};
+
+struct AllocatorStats {
+  u128 usable_bytes = 0;        // every granule that can ever be handed out
+  u128 free_bytes = 0;          // usable_bytes minus the bytes of live blocks (cached = free)
+  u128 cached_bytes = 0;        // free bytes sitting in caches (part of free_bytes)
+  uint64_t live_count = 0;      // blocks allocated and not yet freed
+  u128 largest_free_block = 0;  // longest contiguous free run in the tree (caches excluded)
+  uint64_t free_extents = 0;    // nodes in the tree
+  uint64_t metadata_bytes = 0;  // tree node storage (high-water, chunked) + cache arrays
+};
+
+class IovaAllocator {
+ public:
+  // Builds an allocator over `usable`, with `granule` (the smallest IOMMU page size, a power
+  // of two) as the unit of every block. Ranges are shrunk inward to whole granules and the
+  // granule holding IOVA 0 is never used. EINVAL when the granule is not a power of two or no
+  // whole granule is usable.
+  static Result<std::unique_ptr<IovaAllocator>> create(const RangeSet& usable, uint64_t granule,
+                                                       const AllocatorOptions& options = {});
+
+  ~IovaAllocator();
+  IovaAllocator(const IovaAllocator&) = delete;
+  IovaAllocator& operator=(const IovaAllocator&) = delete;
+
+  // Allocates `size` bytes (rounded as described above). Returns the block, granule-aligned,
+  // aligned to the requested alignment, inside one usable range, ending at or below the
+  // limit, disjoint from every live block. EINVAL for size 0 or a bad alignment; ENOMEM when
+  // no fit exists after the caches were returned.
+  Result<Range> allocate(uint64_t size, const AllocOptions& options = {});
+
+  // Allocates exactly [iova, iova + size - 1] (size rounded up to whole granules; no power of
+  // two rounding). EINVAL when iova is not granule-aligned, size is 0, the range wraps, or it
+  // is not inside one usable range (a hole, IOVA 0); EBUSY when part of it is live.
+  Result<Range> allocate_at(uint64_t iova, uint64_t size);
+
+  // Returns a block obtained from allocate/allocate_at. Blocks of a cached size class go to the
+  // calling CPU's cache when `use_cache`; others go back to the tree and merge with their
+  // neighbours. EINVAL when the range is not granule-aligned, not usable, or overlaps free
+  // space in the tree (a double free detected).
+  Status free(const Range& block, bool use_cache = true);
+
+  // Returns every cached block to the tree (what happens automatically before a failure).
+  void release_caches();
+
+  // A consistent snapshot of the counters (taken under all locks).
+  AllocatorStats stats() const;
+
+  uint64_t granule() const;
+
+ private:
+  struct Impl;
+  explicit IovaAllocator(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace iovamap
