@@ -118,8 +118,59 @@ constexpr uint16_t kAmdgpuGfx9[] = {
 constexpr uint16_t kAth10kPci[] = {0x003c /* QCA988X */, 0x0041 /* QCA6164 */, 0x003e /* QCA6174 */,
                                    0x0040 /* QCA99X0 */, 0x0042 /* QCA9377 */};
 
+constexpr uint16_t kAth9k[] = {0x0023, 0x0024, 0x0027, 0x0029, 0x002a, 0x002b, 0x002c,
+                               0x002d, 0x002e, 0x0030, 0x0032, 0x0033, 0x0034};
+
+// ---- Ethernet ----------------------------------------------------------------------------
+
+constexpr uint16_t kB44[] = {0x4401 /* BCM4401 */, 0x4402 /* BCM4401-B0 */,
+                             0x170c /* BCM4401-B1 */};
+
+// forcedeth: nv_probe() raises the mask to 39 bits for ids whose pci_tbl entry carries
+// DEV_HAS_HIGH_DMA (descriptor format 3); the others keep 32-bit descriptor addresses.
+constexpr uint16_t kForcedethHighDma[] = {0x0056, 0x0057,                  // CK804
+                                          0x0037, 0x0038,                  // MCP04
+                                          0x0268, 0x0269,                  // MCP51
+                                          0x0372, 0x0373,                  // MCP55
+                                          0x03e5, 0x03e6, 0x03ee, 0x03ef,  // MCP61
+                                          0x0450, 0x0451, 0x0452, 0x0453,  // MCP65
+                                          0x054c, 0x054d, 0x054e, 0x054f,  // MCP67
+                                          0x07dc, 0x07dd, 0x07de, 0x07df,  // MCP73
+                                          0x0760, 0x0761, 0x0762, 0x0763,  // MCP77
+                                          0x0ab0, 0x0ab1, 0x0ab2, 0x0ab3,  // MCP79
+                                          0x0d7d};                         // MCP89
+constexpr uint16_t kForcedeth32[] = {0x01c3 /* nForce */,
+                                     0x0066 /* nForce2 */,
+                                     0x00d6,
+                                     0x0086,
+                                     0x008c,
+                                     0x00e6,
+                                     0x00df /* nForce3 */};
+
+// e100_id_table: the Intel 8255x family.
+constexpr uint16_t kE100[] = {
+    0x1029, 0x1030, 0x1031, 0x1032, 0x1033, 0x1034, 0x1038, 0x1039, 0x103a, 0x103b, 0x103c,
+    0x103d, 0x103e, 0x1050, 0x1051, 0x1052, 0x1053, 0x1054, 0x1055, 0x1056, 0x1057, 0x1059,
+    0x1064, 0x1065, 0x1066, 0x1067, 0x1068, 0x1069, 0x106a, 0x106b, 0x1091, 0x1092, 0x1093,
+    0x1094, 0x1095, 0x10fe, 0x1209, 0x1229, 0x2449, 0x2459, 0x245d, 0x27dc};
+
+constexpr uint16_t kPcnet32Amd[] = {0x2000 /* LANCE */, 0x2001 /* LANCE HomePNA */};
+// 1023:2000 is both the Trident 4DWave DX (audio) and a PCnet sold with the wrong vendor id
+// (Ethernet); the class tells them apart, as in both drivers' id tables.
+constexpr uint16_t kLance[] = {0x2000};
+
+// ---- USB ---------------------------------------------------------------------------------
+
+// xhci_pci_quirks() marks these XHCI_NO_64BIT_SUPPORT.
+constexpr uint16_t kAsmediaXhciNo64[] = {0x1242 /* ASM1142 */, 0x2142 /* ASM2142 */};
+
+constexpr uint16_t kClassOnly[] = {kAnyDevice};
+
 // ---- Sound -------------------------------------------------------------------------------
 
+constexpr uint16_t kTrident4dwaveDx[] = {0x2000};
+constexpr uint16_t kTrident4dwaveNx[] = {0x2001};
+constexpr uint16_t kSis7018[] = {0x7018};
 constexpr uint16_t kAls4000[] = {0x4000};
 constexpr uint16_t kEmu10k1[] = {0x0002};
 constexpr uint16_t kAudigy[] = {0x0004, 0x0008};
@@ -132,6 +183,47 @@ constexpr Family kFamilies[] = {
     {0x168c, kAth10kPci, 0, 0, 32, "ath10k_pci",
      "drivers/net/wireless/ath/ath10k/pci.c: ath10k_pci_claim() sets DMA_BIT_MASK(32), the "
      "target only does 32-bit DMA"},
+    {0x168c, kAth9k, 0, 0, 32, "ath9k",
+     "drivers/net/wireless/ath/ath9k/pci.c: ath_pci_probe() sets DMA_BIT_MASK(32) for "
+     "streaming and coherent DMA"},
+    {0x14e4, kB44, 0, 0, 30, "b44",
+     "drivers/net/ethernet/broadcom/b44.c: b44_init_one() sets DMA_BIT_MASK(30) on the SSB "
+     "core's DMA device, the PCI function when the core sits behind PCI (b44_pci_tbl)"},
+    {0x10de, kForcedethHighDma, 0, 0, 39, "forcedeth",
+     "drivers/net/ethernet/nvidia/forcedeth.c: nv_probe() sets DMA_BIT_MASK(39) for "
+     "DEV_HAS_HIGH_DMA ids (unless loaded with dma_64bit=0, which keeps 32)"},
+    {0x10de, kForcedeth32, 0, 0, 32, "forcedeth",
+     "drivers/net/ethernet/nvidia/forcedeth.c: nv_probe() leaves the 32-bit PCI default for "
+     "ids without DEV_HAS_HIGH_DMA; their descriptors hold 32-bit buffer addresses"},
+    {0x8086, kE100, 0, 0, 32, "e100",
+     "drivers/net/ethernet/intel/e100.c: e100_probe() sets DMA_BIT_MASK(32); the coherent "
+     "mask stays at the 32-bit default"},
+    {0x1022, kPcnet32Amd, 0, 0, 32, "pcnet32",
+     "drivers/net/ethernet/amd/pcnet32.c: pcnet32_probe_pci() sets PCNET32_DMA_MASK "
+     "(0xffffffff)"},
+    {0x1023, kLance, 0x020000, 0xffff00, 32, "pcnet32",
+     "drivers/net/ethernet/amd/pcnet32.c: pcnet32_probe_pci() sets PCNET32_DMA_MASK "
+     "(0xffffffff); pcnet32_pci_tbl matches this id only with the Ethernet class"},
+    {0x1b21, kAsmediaXhciNo64, 0, 0, 32, "xhci_hcd",
+     "drivers/usb/host/xhci-pci.c: xhci_pci_quirks() sets XHCI_NO_64BIT_SUPPORT, so "
+     "xhci_gen_setup() in xhci.c ignores the AC64 capability and sets DMA_BIT_MASK(32)"},
+    {kAnyVendor, kClassOnly, 0x0c0300, 0xffffff, 32, "uhci_hcd",
+     "drivers/usb/core/hcd-pci.c: usb_hcd_pci_probe() sets no mask and the UHCI driver never "
+     "raises the 32-bit PCI default; configure_hc() writes the frame list base to the 32-bit "
+     "USBFLBASEADD register"},
+    {kAnyVendor, kClassOnly, 0x0c0310, 0xffffff, 32, "ohci-pci",
+     "drivers/usb/core/hcd-pci.c: usb_hcd_pci_probe() sets no mask and the OHCI driver never "
+     "raises the 32-bit PCI default; ohci_run() in ohci-hcd.c writes the HCCA address to a "
+     "32-bit register"},
+    {0x1023, kTrident4dwaveDx, 0x040100, 0xffff00, 30, "snd_trident",
+     "sound/pci/trident/trident_main.c: snd_trident_create() sets DMA_BIT_MASK(30) for "
+     "streaming and coherent DMA"},
+    {0x1023, kTrident4dwaveNx, 0, 0, 30, "snd_trident",
+     "sound/pci/trident/trident_main.c: snd_trident_create() sets DMA_BIT_MASK(30) for "
+     "streaming and coherent DMA"},
+    {0x1039, kSis7018, 0, 0, 30, "snd_trident",
+     "sound/pci/trident/trident_main.c: snd_trident_create() sets DMA_BIT_MASK(30) for "
+     "streaming and coherent DMA"},
     {0x4005, kAls4000, 0, 0, 24, "snd_als4000",
      "sound/pci/als4000.c: snd_card_als4000_probe() sets DMA_BIT_MASK(24) for streaming and "
      "coherent DMA"},

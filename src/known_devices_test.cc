@@ -43,8 +43,11 @@ TEST(KnownDevices, EveryEntryIsWellFormed) {
         << e.citation;
     EXPECT_NE(e.citation.find(".c: "), std::string_view::npos) << e.citation;
     EXPECT_NE(e.citation.find("()"), std::string_view::npos) << e.citation;
-    // Exact entries carry no class match; class entries are wildcards with a 24-bit match.
-    EXPECT_EQ(e.device == kAnyDevice, e.class_mask != 0);
+    // A wildcard device needs a class match; an exact id may carry one (1023:2000 is audio or
+    // Ethernet depending on the class). Matches are 24-bit.
+    if (e.device == kAnyDevice) {
+      EXPECT_NE(e.class_mask, 0u);
+    }
     if (e.vendor == kAnyVendor) {
       EXPECT_EQ(e.device, kAnyDevice);
     }
@@ -83,6 +86,16 @@ TEST(KnownDevices, VerifiedSpotChecks) {
       {0x4005, 0x4000, 0x040100, 24, "snd_als4000"},
       {0x1102, 0x0002, 0x040100, 31, "snd_emu10k1"},  // EMU10K1
       {0x1102, 0x0004, 0x040100, 32, "snd_emu10k1"},  // Audigy
+      {0x168c, 0x0030, 0x028000, 32, "ath9k"},        // AR9300
+      {0x14e4, 0x4401, 0x020000, 30, "b44"},
+      {0x10de, 0x0ab0, 0x068000, 39, "forcedeth"},  // MCP79: DEV_HAS_HIGH_DMA
+      {0x10de, 0x01c3, 0x068000, 32, "forcedeth"},  // nForce: no DEV_HAS_HIGH_DMA
+      {0x8086, 0x1229, 0x020000, 32, "e100"},       // 82557/8/9
+      {0x1022, 0x2000, 0x020000, 32, "pcnet32"},
+      {0x1b21, 0x2142, 0x0c0330, 32, "xhci_hcd"},  // ASM2142
+      {0x1039, 0x7018, 0x040100, 30, "snd_trident"},
+      {0x8086, 0x2934, 0x0c0300, 32, "uhci_hcd"},  // ICH9 UHCI, by class
+      {0x106b, 0x003f, 0x0c0310, 32, "ohci-pci"},  // Apple OHCI (QEMU's pci-ohci), by class
   };
   for (const Spot& s : spots) {
     SCOPED_TRACE(testing::Message() << std::hex << s.vendor << ":" << s.device);
@@ -93,11 +106,43 @@ TEST(KnownDevices, VerifiedSpotChecks) {
   }
 }
 
+TEST(KnownDevices, ExactIdsBeatClassEntries) {
+  // ASM2142 asked with the UHCI class: its own id wins over the any-vendor UHCI class entry.
+  const KnownDmaLimit* e = find_known_dma_limit(0x1b21, 0x2142, 0x0c0300);
+  ASSERT_NE(e, nullptr);
+  EXPECT_EQ(e->driver, "xhci_hcd");
+  // Another ASMedia function of that class falls back to the class entry.
+  e = find_known_dma_limit(0x1b21, 0x1234, 0x0c0300);
+  ASSERT_NE(e, nullptr);
+  EXPECT_EQ(e->driver, "uhci_hcd");
+  // Bits above the 24-bit class are ignored; other prog-ifs do not match.
+  EXPECT_EQ(find_known_dma_limit(0x8086, 0x2934, 0xff0c0300), e);
+  EXPECT_EQ(find_known_dma_limit(0x8086, 0x2934, 0x0c0320), nullptr);  // EHCI
+}
+
+TEST(KnownDevices, OneIdTwoClasses) {
+  // 1023:2000 is a Trident 4DWave DX when it says audio, a PCnet when it says Ethernet.
+  const KnownDmaLimit* audio = find_known_dma_limit(0x1023, 0x2000, 0x040100);
+  const KnownDmaLimit* net = find_known_dma_limit(0x1023, 0x2000, 0x020000);
+  ASSERT_NE(audio, nullptr);
+  ASSERT_NE(net, nullptr);
+  EXPECT_EQ(audio->bits, 30u);
+  EXPECT_EQ(net->bits, 32u);
+  EXPECT_EQ(net->driver, "pcnet32");
+  EXPECT_EQ(find_known_dma_limit(0x1023, 0x2000, 0x030000), nullptr);
+}
+
 TEST(KnownDevices, UnknownDevicesAreNotFound) {
   EXPECT_EQ(find_known_dma_limit(0x8086, 0x10d3, 0x020000), nullptr);  // e1000e: 64-bit
   EXPECT_EQ(find_known_dma_limit(0x1b36, 0x0010, 0x010802), nullptr);  // QEMU NVMe: 64-bit
   EXPECT_EQ(find_known_dma_limit(0x0000, 0x0000, 0x000000), nullptr);
   EXPECT_EQ(find_known_dma_limit(0x1002, 0x0000, 0x000000), nullptr);
+  // The wildcard ids as queries reach class entries only.
+  EXPECT_EQ(find_known_dma_limit(0x1002, kAnyDevice, 0x030000), nullptr);
+  EXPECT_EQ(find_known_dma_limit(kAnyVendor, 0x67df, 0x030000), nullptr);
+  const KnownDmaLimit* uhci = find_known_dma_limit(kAnyVendor, kAnyDevice, 0x0c0300);
+  ASSERT_NE(uhci, nullptr);
+  EXPECT_EQ(uhci->driver, "uhci_hcd");
 }
 
 // The lookup rule written as plainly as possible: scan everything, rank by specificity.
@@ -126,37 +171,48 @@ const KnownDmaLimit* reference_find(uint16_t vendor, uint16_t device, uint32_t c
   return best;
 }
 
-// Queries mostly built from the table's own values, so that hits are common.
-rc::Gen<std::tuple<uint16_t, uint16_t, uint32_t>> gen_query() {
+struct Query {
+  uint16_t vendor, device;
+  uint32_t class_code;
+};
+
+// Queries built around a random entry of the table, so that exact ids, class entries and their
+// interplay are all hit often: the entry's own ids most of the time, the class from a short
+// list of the classes the table cares about, or anything.
+rc::Gen<Query> gen_query() {
   auto table = known_dma_limits();
-  std::vector<uint16_t> vendors{0x8086, kAnyVendor}, devices{0, kAnyDevice};
-  std::vector<uint32_t> classes{0, 0x030000, 0x0c0300, 0x0c0310, 0x040300, 0xffffff};
-  for (const KnownDmaLimit& e : table) {
-    vendors.push_back(e.vendor);
-    devices.push_back(e.device);
-    classes.push_back(e.class_code);
-    classes.push_back(e.class_code | 0x01);
-    classes.push_back(e.class_code | 0xff000000);
-  }
-  return rc::gen::tuple(
-      rc::gen::oneOf(rc::gen::elementOf(vendors), rc::gen::arbitrary<uint16_t>()),
-      rc::gen::oneOf(rc::gen::elementOf(devices), rc::gen::arbitrary<uint16_t>()),
-      rc::gen::oneOf(rc::gen::elementOf(classes), rc::gen::arbitrary<uint32_t>()));
+  static const std::vector<uint32_t> kClasses{0x000000, 0x020000, 0x030000, 0x040100,
+                                              0x0c0300, 0x0c0310, 0x0c0330};
+  return rc::gen::mapcat(rc::gen::inRange<size_t>(0, table.size()), [table](size_t i) {
+    const KnownDmaLimit& e = table[i];
+    return rc::gen::construct<Query>(
+        rc::gen::weightedOneOf<uint16_t>(
+            {{4, rc::gen::just(e.vendor)}, {1, rc::gen::arbitrary<uint16_t>()}}),
+        rc::gen::weightedOneOf<uint16_t>(
+            {{4, rc::gen::just(e.device)}, {1, rc::gen::arbitrary<uint16_t>()}}),
+        rc::gen::weightedOneOf<uint32_t>({{2, rc::gen::elementOf(kClasses)},
+                                          {1, rc::gen::just(e.class_code)},
+                                          {1, rc::gen::arbitrary<uint32_t>()}}));
+  });
 }
 
 RC_GTEST_PROP(KnownDevices, LookupMatchesBruteForce, ()) {
-  auto [vendor, device, class_code] = *gen_query();
-  // Queries for the wildcard ids themselves only reach class entries; the model has no such
-  // rule, so keep them out of the comparison and check them separately below.
-  RC_PRE(vendor != kAnyVendor && device != kAnyDevice);
-  RC_ASSERT(find_known_dma_limit(vendor, device, class_code) ==
-            reference_find(vendor, device, class_code));
+  const auto queries = *rc::gen::container<std::vector<Query>>(20, gen_query());
+  for (const Query& q : queries) {
+    // A query for the wildcard ids themselves reaches class entries only, a rule the model
+    // does not have; UnknownDevicesAreNotFound covers it.
+    if (q.vendor == kAnyVendor || q.device == kAnyDevice) continue;
+    RC_ASSERT(find_known_dma_limit(q.vendor, q.device, q.class_code) ==
+              reference_find(q.vendor, q.device, q.class_code));
+  }
 }
 
 TEST(KnownDevices, EveryEntryFindsItself) {
   for (const KnownDmaLimit& e : known_dma_limits()) {
     if (e.device == kAnyDevice) continue;
-    EXPECT_EQ(find_known_dma_limit(e.vendor, e.device, 0x123456), &e);
+    // Any class that the entry accepts: its own class code with the unmatched bits varied.
+    EXPECT_EQ(find_known_dma_limit(e.vendor, e.device, e.class_code | (0x123456 & ~e.class_mask)),
+              &e);
   }
 }
 
