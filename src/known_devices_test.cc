@@ -216,5 +216,44 @@ TEST(KnownDevices, EveryEntryFindsItself) {
   }
 }
 
+// Real kernels as the judge: tests/data/known-devices/real-6.12.txt holds what Linux 6.12
+// reported for PCI functions under QEMU and in the project's sysfs snapshots. Where the table
+// names the bound driver, the kernel's mask must be the table's; a function its driver raised
+// to 64 bits must not be in the table at all.
+TEST(KnownDevices, AgreesWithRealKernels) {
+  const std::string path = std::string(IOVAMAP_TEST_DATA) + "/known-devices/real-6.12.txt";
+  std::ifstream in(path);
+  ASSERT_TRUE(in) << path << ": cannot open";
+  std::string line;
+  int line_number = 0, agreed = 0, checked_64 = 0;
+  while (std::getline(in, line)) {
+    ++line_number;
+    if (line.empty() || line[0] == '#') continue;
+    std::istringstream fields(line);
+    std::string source, bdf, driver;
+    unsigned vendor = 0, device = 0, class_code = 0, mask_bits = 0, coherent_bits = 0;
+    fields >> source >> bdf >> std::hex >> vendor >> device >> class_code >> std::dec >>
+        mask_bits >> coherent_bits >> driver;
+    if (!fields || vendor > 0xffff || device > 0xffff) {
+      ADD_FAILURE() << path << ":" << line_number << ": malformed line '" << line << "'";
+      continue;
+    }
+    SCOPED_TRACE(testing::Message() << path << ":" << line_number << ": " << line);
+    if (driver == "-") continue;
+    const KnownDmaLimit* e =
+        find_known_dma_limit(uint16_t(vendor), uint16_t(device), uint32_t(class_code));
+    if (mask_bits == 64) {
+      EXPECT_EQ(e, nullptr) << "the kernel drives this function with a 64-bit mask";
+      ++checked_64;
+    } else if (e != nullptr && e->driver == driver) {
+      EXPECT_EQ(e->bits, mask_bits);
+      ++agreed;
+    }
+  }
+  // e100 (4 functions), pcnet32, ohci-pci and uhci_hcd (4: QEMU and the three snapshots).
+  EXPECT_EQ(agreed, 10);
+  EXPECT_GE(checked_64, 10);
+}
+
 }  // namespace
 }  // namespace iovamap
