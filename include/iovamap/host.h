@@ -65,6 +65,14 @@ struct IommuUnit {
   std::optional<uint64_t> amd_efr;
   std::optional<uint64_t> amd_efr2;
 
+  // Kernel settings and facts sysfs does not show that change a unit's paging domains; unset
+  // means the default noted (see iommu_driver.h and docs/kernel-rules.md):
+  std::optional<bool> intel_scalable_mode;  // intel_iommu=sm_on/sm_off; default on (Debian)
+  std::optional<bool> amd_v2_page_table;    // amd_iommu=pgtbl_v2; default off (v1 tables)
+  std::optional<unsigned> smmu_va_bits;     // SMMUv3: 52 with IDR5.VAX else 48; SMMUv2: va_size
+  std::optional<unsigned> cpu_va_bits;      // arm64 VA_BITS (caps SMMUv3 stage 1); default 48
+  std::optional<bool> smmu_ttbr1;           // SMMUv2 Adreno split tables: aperture at the top
+
   // Declared by a topology file (or a user), taking precedence over derivation:
   std::optional<unsigned> address_bits;  // the aperture is [0, 2^bits - 1]
   std::optional<Range> aperture;         // the aperture exactly
