@@ -1,0 +1,149 @@
+// The AMD-Vi half of the driver model (see iommu_driver.h and docs/kernel-rules.md).
+// Kernel: drivers/iommu/amd/iommu.c, init.c and amd_iommu_types.h in 5.10, 6.1, 6.12 and
+// mainline.
+
+#include <string>
+
+#include "iommu_driver_impl.h"
+
+namespace iovamap {
+namespace {
+
+// Releases where a rule changed (docs/kernel-rules.md, "AMD-Vi").
+// 6.1: amd_iommu=pgtbl_v2 exists (v2 tables for DMA-API and VFIO domains). Verified present in
+// 6.1, absent in 5.10.
+constexpr KernelVersion kV2PageTable{6, 1};
+// v1 page sizes limited to 52 bits (GENMASK_ULL(51, 12) ^ SZ_512G) and the v2 aperture one
+// bit lower (sign-extension note in dma_max_address): both seen in 6.12, not in 6.1; the exact
+// release in between is not verified, modelled as 6.12.
+constexpr KernelVersion kPgsizes52Bits{6, 12};
+constexpr KernelVersion kV2ApertureChopped{6, 12};
+// 6.16: "iommu/amd: Add support for HTRangeIgnore feature": no HyperTransport hole when EFR2
+// bit 11 is set.
+constexpr KernelVersion kHtRangeIgnore{6, 16};
+
+constexpr uint64_t kFeatureGt = uint64_t{1} << 4;         // EFR GTSup
+constexpr uint64_t kFeatureGioSup = uint64_t{1} << 48;    // EFR GIoSup
+constexpr uint64_t kFeatureHtIgnore = uint64_t{1} << 11;  // EFR2 HTRangeIgnore
+
+// AMD_IOMMU_PGSIZES before and after the 52-bit limit; AMD_IOMMU_PGSIZES_V2.
+constexpr uint64_t kPgsizesV1Old = ~uint64_t{0xfff} & ~(uint64_t{2} << 38);
+constexpr uint64_t kPgsizesV1 =
+    (((uint64_t{1} << 52) - 1) & ~uint64_t{0xfff}) ^ (uint64_t{1} << 39);
+constexpr uint64_t kPgsizesV2 = (uint64_t{1} << 12) | (uint64_t{1} << 21) | (uint64_t{1} << 30);
+
+// Whether a paging domain on this unit uses v2 tables: requested on the command line, known in
+// this kernel, and honoured only when EFR has GTSup and GIoSup (init.c falls back to v1 with
+// "Cannot enable v2 page table for DMA-API"). ENODATA when requested but EFR is unknown.
+Result<bool> uses_v2(const IommuUnit& unit, KernelVersion kernel) {
+  if (!unit.amd_v2_page_table.value_or(false) || kernel < kV2PageTable) return false;
+  if (!unit.amd_efr) {
+    return make_error(ENODATA, "amd unit " + unit.name +
+                                   ": v2 page table requested but the extended features "
+                                   "(amd-iommu/features) are unknown");
+  }
+  return (*unit.amd_efr & kFeatureGt) != 0 && (*unit.amd_efr & kFeatureGioSup) != 0;
+}
+
+Result<uint64_t> parse_field(std::string_view digits, const std::string& file_name,
+                             const char* what) {
+  Result<uint64_t> v = detail::parse_bare_hex(digits, what);
+  if (!v) return v.error().with_context(file_name);
+  return v;
+}
+
+}  // namespace
+
+Result<uint32_t> parse_amd_cap(std::string_view text, const std::string& file_name) {
+  Result<uint64_t> v = parse_field(detail::strip_newline(text), file_name, "capability header");
+  if (!v) return v.error();
+  if (*v > 0xffffffffu)
+    return make_error(EINVAL, file_name + ": capability header " + hex(*v) + " exceeds 32 bits");
+  return static_cast<uint32_t>(*v);
+}
+
+Result<AmdFeatures> parse_amd_features(std::string_view text, const std::string& file_name,
+                                       KernelVersion kernel) {
+  const std::string_view body = detail::strip_newline(text);
+  const size_t colon = body.find(':');
+  AmdFeatures f;
+  if (kernel < kAmdFeaturesEfr2First) {
+    if (colon != std::string_view::npos) {
+      return make_error(EINVAL, file_name + ": kernel " + kernel.to_string() +
+                                    " prints the EFR alone, got two fields");
+    }
+    Result<uint64_t> efr = parse_field(body, file_name, "EFR");
+    if (!efr) return efr.error();
+    f.efr = *efr;
+    return f;
+  }
+  if (colon == std::string_view::npos) {
+    return make_error(EINVAL, file_name + ": kernel " + kernel.to_string() +
+                                  " prints two fields separated by ':', got one");
+  }
+  Result<uint64_t> first = parse_field(body.substr(0, colon), file_name, "first field");
+  if (!first) return first.error();
+  Result<uint64_t> second = parse_field(body.substr(colon + 1), file_name, "second field");
+  if (!second) return second.error();
+  if (kernel < kAmdFeaturesEfrFirst) {
+    f.efr2 = *first;  // "%llx:%llx", features2, features
+    f.efr = *second;
+  } else {
+    f.efr = *first;  // "%llx:%llx", amd_iommu_efr, amd_iommu_efr2
+    f.efr2 = *second;
+  }
+  return f;
+}
+
+namespace detail {
+
+// amd_iommu_get_resv_regions (same order in 5.10, 6.1, 6.12, mainline): the IVMD unity maps
+// covering the device (init_unity_map_range gives exclusion ranges read/write unity-map
+// permissions, so the EXCL_RANGE test never fires and every one of them is DIRECT), the MSI
+// window, then the HyperTransport hole [0xfd00000000, 0xffffffffff] as RESERVED, which 6.16+
+// leaves out when amd_iommu_ht_range_ignore() (EFR2 bit 11).
+std::vector<ReservedRegion> amd_device_regions(const IommuUnit& unit, const Device& device,
+                                               KernelVersion kernel) {
+  std::vector<ReservedRegion> out;
+  for (const ReservedRegion& ivmd : device.firmware_regions)
+    out.push_back(firmware_region(ivmd, RegionType::kDirect, "IVMD unity map"));
+  out.push_back(driver_region(kX86MsiWindow, RegionType::kMsi, "amd-iommu MSI window"));
+  const bool ht_ignored =
+      kernel >= kHtRangeIgnore && unit.amd_efr2 && (*unit.amd_efr2 & kFeatureHtIgnore) != 0;
+  if (!ht_ignored) {
+    out.push_back(driver_region(Range{0xfd00000000, 0xffffffffff}, RegionType::kReserved,
+                                "amd-iommu HyperTransport hole"));
+  }
+  return out;
+}
+
+// The geometry set at domain allocation: [0, ~0] for v1 tables in every release
+// (amd_iommu_domain_alloc in 5.10, dma_max_address in 6.1+); v2 tables with 4 levels give
+// [0, 2^48 - 1] in 6.1 and [0, 2^47 - 1] in 6.12 (the top bit is dropped so the domain works
+// on PASID 0 and others alike). Five-level v2 tables need LA57 on the CPU, which sysfs does not
+// show: modelled as 4 levels.
+Result<Aperture> amd_paging_aperture(const IommuUnit& unit, KernelVersion kernel) {
+  Result<bool> v2 = uses_v2(unit, kernel);
+  if (!v2) return v2.error();
+  if (!*v2) {
+    return Aperture{Range::all(), true,
+                    Provenance{Origin::kAperture, unit.name + ": v1 page table, whole space"}};
+  }
+  const unsigned bits = kernel < kV2ApertureChopped ? 48 : 47;
+  return Aperture{low_bits_range(bits), true,
+                  Provenance{Origin::kAperture, unit.name + ": v2 page table, 4 levels, " +
+                                                    std::to_string(bits) + " bits"}};
+}
+
+// pgsize_bitmap: AMD_IOMMU_PGSIZES for v1 (all sizes from 4 KiB but 512 GiB; from 6.12 only
+// below 2^52), AMD_IOMMU_PGSIZES_V2 for v2. The amd_iommu=nohugepages / v2_pgsizes_only
+// options (6.12) are not modelled.
+Result<uint64_t> amd_page_sizes(const IommuUnit& unit, KernelVersion kernel) {
+  Result<bool> v2 = uses_v2(unit, kernel);
+  if (!v2) return v2.error();
+  if (*v2) return kPgsizesV2;
+  return kernel < kPgsizes52Bits ? kPgsizesV1Old : kPgsizesV1;
+}
+
+}  // namespace detail
+}  // namespace iovamap
