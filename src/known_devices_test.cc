@@ -82,6 +82,10 @@ TEST(KnownDevices, VerifiedSpotChecks) {
       {0x1002, 0x67df, 0x030000, 40, "amdgpu"},      // Polaris10 (RX 480/580), gmc_v8
       {0x1002, 0x687f, 0x030000, 44, "amdgpu"},      // Vega10 (Vega 56/64), gmc_v9
       {0x1002, 0x15dd, 0x030000, 44, "amdgpu"},      // Raven, gmc_v9
+      {0x8086, 0x0162, 0x030000, 40, "i915"},        // Ivy Bridge GT2 desktop
+      {0x8086, 0x0412, 0x030000, 40, "i915"},        // Haswell GT2 desktop
+      {0x8086, 0x1912, 0x030000, 39, "i915"},        // Skylake GT2 desktop
+      {0x8086, 0x5912, 0x030000, 39, "i915"},        // Kaby Lake GT2 desktop
       {0x168c, 0x003e, 0x028000, 32, "ath10k_pci"},  // QCA6174
       {0x4005, 0x4000, 0x040100, 24, "snd_als4000"},
       {0x1102, 0x0002, 0x040100, 31, "snd_emu10k1"},  // EMU10K1
