@@ -212,6 +212,11 @@ constexpr uint16_t kClassOnly[] = {kAnyDevice};
 constexpr uint16_t kTrident4dwaveDx[] = {0x2000};
 constexpr uint16_t kTrident4dwaveNx[] = {0x2001};
 constexpr uint16_t kSis7018[] = {0x7018};
+constexpr uint16_t kEs1938[] = {0x1969 /* Solo-1 */};
+// maestro3: Allegro-1, Allegro, Maestro3 and its variants. snd_m3_probe() turns away functions
+// whose class is not multimedia audio (the modem halves), hence the class match.
+constexpr uint16_t kMaestro3[] = {0x1988, 0x1989, 0x1998, 0x1999, 0x199a, 0x199b};
+constexpr uint16_t kIce1712[] = {0x1712};
 constexpr uint16_t kAls4000[] = {0x4000};
 constexpr uint16_t kEmu10k1[] = {0x0002};
 constexpr uint16_t kAudigy[] = {0x0004, 0x0008};
@@ -267,6 +272,15 @@ constexpr Family kFamilies[] = {
     {0x1039, kSis7018, 0, 0, 30, "snd_trident",
      "sound/pci/trident/trident_main.c: snd_trident_create() sets DMA_BIT_MASK(30) for "
      "streaming and coherent DMA"},
+    {0x125d, kEs1938, 0, 0, 24, "snd_es1938",
+     "sound/pci/es1938.c: snd_es1938_create() sets DMA_BIT_MASK(24) for streaming and "
+     "coherent DMA"},
+    {0x125d, kMaestro3, 0x040100, 0xffff00, 28, "snd_maestro3",
+     "sound/pci/maestro3.c: snd_m3_create() sets a 28-bit mask (0x0fffffff) for streaming and "
+     "coherent DMA"},
+    {0x1412, kIce1712, 0, 0, 28, "snd_ice1712",
+     "sound/pci/ice1712/ice1712.c: snd_ice1712_create() sets a 28-bit mask for streaming and "
+     "coherent DMA"},
     {0x4005, kAls4000, 0, 0, 24, "snd_als4000",
      "sound/pci/als4000.c: snd_card_als4000_probe() sets DMA_BIT_MASK(24) for streaming and "
      "coherent DMA"},

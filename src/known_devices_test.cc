@@ -88,6 +88,9 @@ TEST(KnownDevices, VerifiedSpotChecks) {
       {0x8086, 0x5912, 0x030000, 39, "i915"},        // Kaby Lake GT2 desktop
       {0x168c, 0x003e, 0x028000, 32, "ath10k_pci"},  // QCA6174
       {0x4005, 0x4000, 0x040100, 24, "snd_als4000"},
+      {0x125d, 0x1969, 0x040100, 24, "snd_es1938"},    // ESS Solo-1
+      {0x125d, 0x1998, 0x040100, 28, "snd_maestro3"},  // Maestro3, audio function
+      {0x1412, 0x1712, 0x040100, 28, "snd_ice1712"},
       {0x1102, 0x0002, 0x040100, 31, "snd_emu10k1"},  // EMU10K1
       {0x1102, 0x0004, 0x040100, 32, "snd_emu10k1"},  // Audigy
       {0x168c, 0x0030, 0x028000, 32, "ath9k"},        // AR9300
@@ -134,6 +137,8 @@ TEST(KnownDevices, OneIdTwoClasses) {
   EXPECT_EQ(net->bits, 32u);
   EXPECT_EQ(net->driver, "pcnet32");
   EXPECT_EQ(find_known_dma_limit(0x1023, 0x2000, 0x030000), nullptr);
+  // A Maestro3's modem function is not driven by snd_maestro3.
+  EXPECT_EQ(find_known_dma_limit(0x125d, 0x1998, 0x070300), nullptr);
 }
 
 TEST(KnownDevices, UnknownDevicesAreNotFound) {
