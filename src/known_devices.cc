@@ -162,6 +162,9 @@ constexpr uint16_t kAth10kPci[] = {0x003c /* QCA988X */, 0x0041 /* QCA6164 */, 0
 constexpr uint16_t kAth9k[] = {0x0023, 0x0024, 0x0027, 0x0029, 0x002a, 0x002b, 0x002c,
                                0x002d, 0x002e, 0x0030, 0x0032, 0x0033, 0x0034};
 
+constexpr uint16_t kMt7615[] = {0x7615};
+constexpr uint16_t kMt7921[] = {0x7961};
+
 // ---- Ethernet ----------------------------------------------------------------------------
 
 constexpr uint16_t kB44[] = {0x4401 /* BCM4401 */, 0x4402 /* BCM4401-B0 */,
@@ -234,6 +237,12 @@ constexpr Family kFamilies[] = {
     {0x168c, kAth9k, 0, 0, 32, "ath9k",
      "drivers/net/wireless/ath/ath9k/pci.c: ath_pci_probe() sets DMA_BIT_MASK(32) for "
      "streaming and coherent DMA"},
+    {0x14c3, kMt7615, 0, 0, 32, "mt7615e",
+     "drivers/net/wireless/mediatek/mt76/mt7615/pci.c: mt7615_pci_probe() sets "
+     "DMA_BIT_MASK(32); the coherent mask stays at the 32-bit default"},
+    {0x14c3, kMt7921, 0, 0, 32, "mt7921e",
+     "drivers/net/wireless/mediatek/mt76/mt7921/pci.c: mt7921_pci_probe() sets "
+     "DMA_BIT_MASK(32); the coherent mask stays at the 32-bit default"},
     {0x14e4, kB44, 0, 0, 30, "b44",
      "drivers/net/ethernet/broadcom/b44.c: b44_init_one() sets DMA_BIT_MASK(30) on the SSB "
      "core's DMA device, the PCI function when the core sits behind PCI (b44_pci_tbl)"},

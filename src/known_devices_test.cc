@@ -94,6 +94,7 @@ TEST(KnownDevices, VerifiedSpotChecks) {
       {0x1102, 0x0002, 0x040100, 31, "snd_emu10k1"},  // EMU10K1
       {0x1102, 0x0004, 0x040100, 32, "snd_emu10k1"},  // Audigy
       {0x168c, 0x0030, 0x028000, 32, "ath9k"},        // AR9300
+      {0x14c3, 0x7961, 0x028000, 32, "mt7921e"},      // MT7921
       {0x14e4, 0x4401, 0x020000, 30, "b44"},
       {0x10de, 0x0ab0, 0x068000, 39, "forcedeth"},  // MCP79: DEV_HAS_HIGH_DMA
       {0x10de, 0x01c3, 0x068000, 32, "forcedeth"},  // nForce: no DEV_HAS_HIGH_DMA
