@@ -40,7 +40,8 @@ struct KnownDmaLimit {
   uint16_t vendor;            // PCI vendor id, or kAnyVendor (only with a class match)
   uint16_t device;            // PCI device id, or kAnyDevice with a class match for a family
   uint32_t class_code;        // 24-bit class to match with class_mask, or 0 with class_mask 0
-  uint32_t class_mask;        // 0 for exact device entries: the class is not looked at
+  uint32_t class_mask;        // 0: any class. An exact id carries a class match only where
+                              // the id alone is ambiguous (1023:2000: audio or Ethernet)
   unsigned bits;              // the device addresses [0, 2^bits - 1]
   std::string_view driver;    // Linux driver name, e.g. "ath10k_pci"
   std::string_view citation;  // kernel file and function where the mask is set, our words
@@ -53,7 +54,7 @@ struct KnownDmaLimit {
 std::span<const KnownDmaLimit> known_dma_limits();
 
 // The most specific entry matching a PCI function, or nullptr when none does:
-//   1. an exact (vendor, device) entry;
+//   1. an exact (vendor, device) entry whose class matches (most class_mask bits first);
 //   2. else a (vendor, kAnyDevice) entry whose class matches, the one with the most bits in
 //      class_mask first;
 //   3. else a (kAnyVendor, kAnyDevice) entry whose class matches, most class_mask bits first.
