@@ -179,5 +179,138 @@ TEST(DriverGolden, VirtioOn612) {
   EXPECT_EQ(pgsizes_line(*page_sizes(unit, k612)), read_data("6.12-virtio/iova_pgsizes.e1000e"));
 }
 
+// ---- virtio-iommu, ARM SMMU, generic, declared values ---------------------------------------
+
+ReservedRegion fw(uint64_t first, uint64_t last, RegionType type) {
+  return ReservedRegion::make(Range{first, last}, type);
+}
+
+std::vector<Range> ranges_of(const std::vector<ReservedRegion>& regions) {
+  std::vector<Range> out;
+  for (const ReservedRegion& r : regions) out.push_back(r.range());
+  return out;
+}
+
+TEST(VirtioRegions, ProbeOrderSortedFrom517ReversedBefore) {
+  const IommuUnit unit{.name = "viommu", .driver = IommuDriver::kVirtio};
+  Device d = pci("0000:00:02.0", 0x020000);
+  // Two regions start at 0x1000, the MSI one probed first: equal starts keep probe order
+  // (viommu_add_resv_mem inserts before the first later start), whatever their types.
+  d.firmware_regions = {
+      fw(0x3000, 0x3fff, RegionType::kReserved), fw(0x1000, 0x17ff, RegionType::kMsi),
+      fw(0xfee00000, 0xfeefffff, RegionType::kMsi), fw(0x1000, 0x1fff, RegionType::kReserved)};
+  EXPECT_EQ(ranges_of(device_regions(unit, d, KernelVersion{6, 1})),
+            (std::vector<Range>{
+                {0x1000, 0x17ff}, {0x1000, 0x1fff}, {0x3000, 0x3fff}, {0xfee00000, 0xfeefffff}}));
+  EXPECT_EQ(ranges_of(device_regions(unit, d, KernelVersion{5, 17})),
+            ranges_of(device_regions(unit, d, KernelVersion{6, 1})));
+  // Before 5.17 each was added at the head: reverse probe order.
+  EXPECT_EQ(ranges_of(device_regions(unit, d, KernelVersion{5, 16})),
+            (std::vector<Range>{
+                {0x1000, 0x1fff}, {0xfee00000, 0xfeefffff}, {0x1000, 0x17ff}, {0x3000, 0x3fff}}));
+}
+
+TEST(VirtioRegions, SwMsiOnlyWhenNoMsiWasProbed) {
+  const IommuUnit unit{.name = "viommu", .driver = IommuDriver::kVirtio};
+  Device d = pci("0000:00:02.0", 0x020000);
+  // Nothing probed: SW_MSI alone (the arm64 virtio-iommu case).
+  auto regions = device_regions(unit, d, k612);
+  ASSERT_EQ(regions.size(), 1u);
+  EXPECT_EQ(regions[0].type, RegionType::kSwMsi);
+  EXPECT_EQ(regions[0].range(), (Range{0x8000000, 0x80fffff}));
+  EXPECT_EQ(regions[0].provenance.at(0).origin, Origin::kDriver);
+  // A reserved region only: it, then SW_MSI after it.
+  d.firmware_regions = {fw(0x9000000, 0x90fffff, RegionType::kReserved)};
+  regions = device_regions(unit, d, k612);
+  ASSERT_EQ(regions.size(), 2u);
+  EXPECT_EQ(regions[0].type, RegionType::kReserved);
+  EXPECT_EQ(regions[0].provenance.at(0).origin, Origin::kFirmware);
+  EXPECT_EQ(regions[1].type, RegionType::kSwMsi);
+  // An MSI region probed: no SW_MSI.
+  d.firmware_regions.push_back(fw(0xfee00000, 0xfeefffff, RegionType::kMsi));
+  regions = device_regions(unit, d, k510);
+  ASSERT_EQ(regions.size(), 2u);
+  EXPECT_EQ(regions[0].type, RegionType::kMsi);  // reversed on 5.10
+  EXPECT_EQ(regions[1].type, RegionType::kReserved);
+}
+
+TEST(ArmRegions, SwMsiFirstThenFirmwareAsTyped) {
+  for (IommuDriver driver : {IommuDriver::kArmSmmuV3, IommuDriver::kArmSmmu}) {
+    const IommuUnit unit{.name = "smmu", .driver = driver};
+    Device d = pci("0000:00:02.0", 0x020000);
+    d.firmware_regions = {fw(0x80000000, 0x800fffff, RegionType::kDirect),
+                          fw(0x8080000, 0x808ffff, RegionType::kMsi)};
+    const auto regions = device_regions(unit, d, k612);
+    ASSERT_EQ(regions.size(), 3u);
+    EXPECT_EQ(regions[0].type, RegionType::kSwMsi);
+    EXPECT_EQ(regions[0].range(), (Range{0x8000000, 0x80fffff}));
+    EXPECT_EQ(regions[1].type, RegionType::kDirect);
+    EXPECT_EQ(regions[2].type, RegionType::kMsi);
+    EXPECT_EQ(*page_sizes(unit, k612), 0x40201000u);
+  }
+}
+
+TEST(ArmAperture, SmmuV3Stage1InputBits) {
+  IommuUnit unit{.name = "smmu3.0x0000000009050000", .driver = IommuDriver::kArmSmmuV3};
+  // Nothing known: 48 bits (no VAX, VA_BITS >= 48), said so.
+  Result<Aperture> ap = paging_aperture(unit, k612);
+  ASSERT_TRUE(ap);
+  EXPECT_EQ(ap->range, (Range{0, 0xffffffffffff}));
+  EXPECT_NE(ap->provenance.detail.find("defaults assumed"), std::string::npos);
+  // VAX with 52-bit VA: still 48 with the 4 KiB granule (io-pgtable cap).
+  unit.smmu_va_bits = 52;
+  unit.cpu_va_bits = 52;
+  EXPECT_EQ(paging_aperture(unit, k612)->range, (Range{0, 0xffffffffffff}));
+  // A 39-bit VA kernel caps stage 1.
+  unit.cpu_va_bits = 39;
+  EXPECT_EQ(paging_aperture(unit, k612)->range, (Range{0, 0x7fffffffff}));
+  unit.cpu_va_bits = 0;
+  EXPECT_EQ(paging_aperture(unit, k612).error().code, EINVAL);
+}
+
+TEST(ArmAperture, SmmuV2NeedsVaSizeAndTtbr1MovesTheAperture) {
+  IommuUnit unit{.name = "arm-smmu.0", .driver = IommuDriver::kArmSmmu};
+  EXPECT_EQ(paging_aperture(unit, k612).error().code, ENODATA);
+  unit.smmu_va_bits = 48;
+  EXPECT_EQ(paging_aperture(unit, k612)->range, (Range{0, 0xffffffffffff}));
+  // The Adreno TTBR1 quirk: the upper half, aperture_start = ~0 << ias.
+  unit.smmu_ttbr1 = true;
+  EXPECT_EQ(paging_aperture(unit, k612)->range, (Range{0xffff000000000000, kMaxAddress}));
+  unit.smmu_va_bits = 36;
+  EXPECT_EQ(paging_aperture(unit, k612)->range, (Range{0xfffffff000000000, kMaxAddress}));
+}
+
+TEST(GenericDriver, FirmwareRegionsOnlyAndNothingDerived) {
+  const IommuUnit unit{.name = "x", .driver = IommuDriver::kGeneric};
+  Device d = pci("0000:00:02.0", 0x020000);
+  EXPECT_TRUE(device_regions(unit, d, k612).empty());
+  d.firmware_regions = {fw(0, 0xfff, RegionType::kReserved)};
+  EXPECT_EQ(device_regions(unit, d, k612).at(0).type, RegionType::kReserved);
+  EXPECT_EQ(paging_aperture(unit, k612).error().code, ENODATA);
+  EXPECT_EQ(page_sizes(unit, k612).error().code, ENODATA);
+}
+
+TEST(DeclaredValues, WinOverDerivation) {
+  IommuUnit unit{.name = "dmar0", .driver = IommuDriver::kIntel, .intel_cap = 0xd2008c22260206};
+  unit.address_bits = 64;
+  EXPECT_EQ(paging_aperture(unit, k612)->range, Range::all());
+  unit.address_bits = 1;
+  EXPECT_EQ(paging_aperture(unit, k612)->range, (Range{0, 1}));
+  for (unsigned bad : {0u, 65u}) {
+    unit.address_bits = bad;
+    EXPECT_EQ(paging_aperture(unit, k612).error().code, EINVAL);
+  }
+  unit.aperture = Range{0x1000, 0xfffff};  // wins over address_bits
+  Result<Aperture> ap = paging_aperture(unit, k612);
+  EXPECT_EQ(ap->range, (Range{0x1000, 0xfffff}));
+  EXPECT_EQ(ap->provenance.origin, Origin::kAperture);
+  unit.aperture = Range{2, 1};
+  EXPECT_EQ(paging_aperture(unit, k612).error().code, EINVAL);
+  unit.page_sizes = 0x1000;
+  EXPECT_EQ(*page_sizes(unit, k612), 0x1000u);
+  unit.page_sizes = 0;
+  EXPECT_EQ(page_sizes(unit, k612).error().code, EINVAL);
+}
+
 }  // namespace
 }  // namespace iovamap

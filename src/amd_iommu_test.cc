@@ -1,0 +1,161 @@
+// AMD-Vi: the features file per kernel version, regions (IVMD, MSI, HT hole), v1/v2 tables.
+#include <gtest/gtest.h>
+#include <rapidcheck/gtest.h>
+
+#include <cinttypes>
+#include <cstdio>
+
+#include "iovamap/iommu_driver.h"
+
+namespace iovamap {
+namespace {
+
+constexpr KernelVersion k510{5, 10};
+constexpr KernelVersion k515{5, 15};
+constexpr KernelVersion k60{6, 0};
+constexpr KernelVersion k61{6, 1};
+constexpr KernelVersion k64{6, 4};
+constexpr KernelVersion k65{6, 5};
+constexpr KernelVersion k612{6, 12};
+constexpr KernelVersion k615{6, 15};
+constexpr KernelVersion k616{6, 16};
+constexpr KernelVersion k618{6, 18};
+
+constexpr uint64_t kGt = uint64_t{1} << 4;
+constexpr uint64_t kGioSup = uint64_t{1} << 48;
+constexpr uint64_t kHtIgnore = uint64_t{1} << 11;
+
+TEST(AmdFeatures, FormatPerKernelVersion) {
+  // 5.x: the EFR alone.
+  for (KernelVersion k : {k510, k515}) {
+    Result<AmdFeatures> f = parse_amd_features("29d3\n", "features", k);
+    ASSERT_TRUE(f) << f.error().message;
+    EXPECT_EQ(f->efr, 0x29d3u);
+    EXPECT_FALSE(f->efr2);
+    EXPECT_EQ(parse_amd_features("0:29d3\n", "features", k).error().code, EINVAL);
+  }
+  // 6.0-6.4: "EFR2:EFR" (per unit).
+  for (KernelVersion k : {k60, k61, k64}) {
+    Result<AmdFeatures> f = parse_amd_features("800:29d3\n", "features", k);
+    ASSERT_TRUE(f) << f.error().message;
+    EXPECT_EQ(f->efr, 0x29d3u);
+    EXPECT_EQ(*f->efr2, 0x800u);
+  }
+  // 6.5+: "EFR:EFR2" (common to all units); the real 6.12 file reads "29d3:0".
+  for (KernelVersion k : {k65, k612, k618}) {
+    Result<AmdFeatures> f = parse_amd_features("29d3:0\n", "features", k);
+    ASSERT_TRUE(f) << f.error().message;
+    EXPECT_EQ(f->efr, 0x29d3u);
+    EXPECT_EQ(*f->efr2, 0u);
+    EXPECT_EQ(parse_amd_features("29d3\n", "features", k).error().code, EINVAL);
+  }
+}
+
+TEST(AmdFeatures, BadTextNamesTheFile) {
+  const std::string file = "sys/class/iommu/ivhd0/amd-iommu/features";
+  for (const char* bad : {"", "\n", "0x29d3:0\n", "29d3:\n", ":0\n", "29d3:0:0\n", "zz:0\n",
+                          "29d3 :0\n", "10000000000000000:0\n"}) {
+    Result<AmdFeatures> f = parse_amd_features(bad, file, k612);
+    ASSERT_FALSE(f) << "'" << bad << "'";
+    EXPECT_EQ(f.error().code, EINVAL);
+    EXPECT_EQ(f.error().message.rfind(file + ": ", 0), 0u) << f.error().message;
+  }
+  EXPECT_EQ(*parse_amd_cap("1f03000f\n", "cap"), 0x1f03000fu);
+  EXPECT_EQ(parse_amd_cap("11f03000f\n", "cap").error().code, EINVAL);
+  EXPECT_EQ(parse_amd_cap("0x1f\n", "cap").error().message.rfind("cap: ", 0), 0u);
+}
+
+RC_GTEST_PROP(AmdFeatures, RoundTripsWhatTheKernelPrints, (uint64_t efr, uint64_t efr2)) {
+  char buf[64];
+  // 6.1's amd_iommu_show_features: "%llx:%llx\n", features2, features.
+  std::snprintf(buf, sizeof buf, "%" PRIx64 ":%" PRIx64 "\n", efr2, efr);
+  Result<AmdFeatures> old = parse_amd_features(buf, "f", k61);
+  RC_ASSERT(old.ok());
+  RC_ASSERT(old->efr == efr);
+  RC_ASSERT(*old->efr2 == efr2);
+  // 6.12's: "%llx:%llx\n", amd_iommu_efr, amd_iommu_efr2.
+  std::snprintf(buf, sizeof buf, "%" PRIx64 ":%" PRIx64 "\n", efr, efr2);
+  Result<AmdFeatures> now = parse_amd_features(buf, "f", k612);
+  RC_ASSERT(now.ok());
+  RC_ASSERT(now->efr == efr);
+  RC_ASSERT(*now->efr2 == efr2);
+}
+
+IommuUnit amd_unit() {
+  IommuUnit unit;
+  unit.name = "ivhd0";
+  unit.driver = IommuDriver::kAmd;
+  unit.amd_efr = 0x29d3;
+  unit.amd_efr2 = 0;
+  return unit;
+}
+
+Device pci(uint32_t class_code) {
+  Device d;
+  d.name = "0000:00:14.0";
+  d.class_code = class_code;
+  return d;
+}
+
+TEST(AmdRegions, IvmdThenMsiThenHtHoleAndExclusionRangesAreDirect) {
+  Device d = pci(0x0c0330);  // class does not matter on AMD
+  d.firmware_regions = {
+      ReservedRegion::make(Range{0x9d000000, 0x9dffffff}, RegionType::kDirect),
+      // An IVMD exclusion range, as a topology might type it: the kernel reports it direct.
+      ReservedRegion::make(Range{0xa0000000, 0xa00fffff}, RegionType::kReserved,
+                           {Origin::kUser, "IVMD exclusion range"})};
+  const auto regions = device_regions(amd_unit(), d, k612);
+  ASSERT_EQ(regions.size(), 4u);
+  EXPECT_EQ(regions[0].type, RegionType::kDirect);
+  EXPECT_EQ(regions[1].type, RegionType::kDirect);
+  EXPECT_EQ(regions[1].range(), (Range{0xa0000000, 0xa00fffff}));
+  EXPECT_EQ(regions[1].provenance.at(0), (Provenance{Origin::kFirmware, "IVMD exclusion range"}));
+  EXPECT_EQ(regions[2].type, RegionType::kMsi);
+  EXPECT_EQ(regions[2].range(), (Range{0xfee00000, 0xfeefffff}));
+  EXPECT_EQ(regions[3].type, RegionType::kReserved);
+  EXPECT_EQ(regions[3].range(), (Range{0xfd00000000, 0xffffffffff}));
+  EXPECT_EQ(regions[3].provenance.at(0).origin, Origin::kDriver);
+}
+
+TEST(AmdRegions, HtHoleSkippedOnlyFrom616WithHtRangeIgnore) {
+  IommuUnit unit = amd_unit();
+  unit.amd_efr2 = kHtIgnore;
+  EXPECT_EQ(device_regions(unit, pci(0x020000), k612).size(), 2u);
+  EXPECT_EQ(device_regions(unit, pci(0x020000), k615).size(), 2u);
+  EXPECT_EQ(device_regions(unit, pci(0x020000), k616).size(), 1u);
+  EXPECT_EQ(device_regions(unit, pci(0x020000), k618).size(), 1u);
+  unit.amd_efr2 = ~kHtIgnore;  // every other EFR2 bit
+  EXPECT_EQ(device_regions(unit, pci(0x020000), k618).size(), 2u);
+  unit.amd_efr2.reset();  // unknown: keep the hole
+  EXPECT_EQ(device_regions(unit, pci(0x020000), k618).size(), 2u);
+}
+
+TEST(AmdDomain, V1AndV2PerVersion) {
+  IommuUnit unit = amd_unit();
+  for (KernelVersion k : {k510, k61, k612, k618})
+    EXPECT_EQ(paging_aperture(unit, k)->range, Range::all());
+  EXPECT_EQ(*page_sizes(unit, k510), 0xffffff7ffffff000u);
+  EXPECT_EQ(*page_sizes(unit, k61), 0xffffff7ffffff000u);
+  EXPECT_EQ(*page_sizes(unit, k612), 0x000fff7ffffff000u);
+  EXPECT_EQ(*page_sizes(unit, k618), 0x000fff7ffffff000u);
+
+  // amd_iommu=pgtbl_v2 without GT/GIoSup (QEMU's 0x29d3 has GT but not GIoSup): v1.
+  unit.amd_v2_page_table = true;
+  EXPECT_EQ(paging_aperture(unit, k612)->range, Range::all());
+  EXPECT_EQ(*page_sizes(unit, k612), 0x000fff7ffffff000u);
+  // With both: v2 tables, 4 levels.
+  unit.amd_efr = 0x29d3 | kGt | kGioSup;
+  EXPECT_EQ(paging_aperture(unit, k510)->range, Range::all());  // no v2 in 5.10
+  EXPECT_EQ(*page_sizes(unit, k510), 0xffffff7ffffff000u);
+  EXPECT_EQ(paging_aperture(unit, k61)->range, (Range{0, 0xffffffffffff}));
+  EXPECT_EQ(paging_aperture(unit, k612)->range, (Range{0, 0x7fffffffffff}));
+  EXPECT_EQ(*page_sizes(unit, k61), 0x40201000u);
+  EXPECT_EQ(*page_sizes(unit, k612), 0x40201000u);
+  // v2 requested, EFR unknown: cannot tell.
+  unit.amd_efr.reset();
+  EXPECT_EQ(paging_aperture(unit, k612).error().code, ENODATA);
+  EXPECT_EQ(page_sizes(unit, k612).error().code, ENODATA);
+}
+
+}  // namespace
+}  // namespace iovamap
