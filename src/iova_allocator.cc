@@ -5,7 +5,7 @@
 // overflow and IOVA 0 is never handed out.
 #include "iovamap/iova_allocator.h"
 
-#include <sched.h>
+#include "current_cpu.h"
 
 #include <algorithm>
 #include <atomic>
@@ -26,8 +26,11 @@ constexpr unsigned kMaxShards = 64;
 constexpr uint32_t kNil = 0xffffffffu;
 constexpr unsigned kChunkShift = 12;  // nodes are allocated 4096 at a time
 constexpr uint32_t kChunkNodes = 1u << kChunkShift;
-constexpr uint64_t kSearchBudget = 64;  // nodes visited before switching to a guaranteed fit
 
+// std::has_single_bit without -mpopcnt is a library call; this is two instructions.
+constexpr bool is_pow2(uint64_t v) {
+  return v != 0 && (v & (v - 1)) == 0;
+}
 int floor_log2(uint64_t v) {
   return 63 - std::countl_zero(v);
 }
@@ -74,8 +77,6 @@ struct Request {
   uint64_t size;
   uint64_t align;
   uint64_t limit;
-  uint64_t budget;  // nodes left to visit; exhausting it aborts the search
-  bool exhausted = false;
 };
 
 struct Fit {
@@ -89,9 +90,11 @@ class ExtentTree {
   // Adds [first, last] as a new extent. Precondition: disjoint from every extent, not touching.
   void add(uint64_t first, uint64_t last) { root_ = insert(root_, new_node(first, last)); }
 
-  // Searches top-down for the highest fit of `q` in an extent whose aligned order is at least
-  // `need`. Returns false when none (or when the budget ran out: q.exhausted).
-  bool find(Request& q, int need, Fit& out) { return find_in(root_, false, q, need, out); }
+  // Searches top-down for the highest fit of `q` among extents whose aligned order is at least
+  // `need` (subtrees whose `sub` is below `need` are skipped). False when there is none.
+  bool find(const Request& q, int need, Fit& out) const {
+    return find_in(root_, false, q, need, out);
+  }
 
   // Removes [start, start + size - 1] from extent `n`, which must contain it.
   void carve(uint32_t n, uint64_t start, uint64_t size) {
@@ -104,14 +107,11 @@ class ExtentTree {
     if (!low && !high) {
       root_ = erase(root_, first);
     } else if (low && !high) {
-      node.last = start - 1;
-      fix(root_, first);
+      reshape(n, first, start - 1);
     } else if (!low && high) {
-      node.first = end + 1;
-      fix(root_, end + 1);
+      reshape(n, end + 1, last);
     } else {
-      node.last = start - 1;
-      fix(root_, first);
+      reshape(n, first, start - 1);
       add(end + 1, last);
     }
   }
@@ -144,15 +144,13 @@ class ExtentTree {
     const bool merge_high = succ != kNil && last + 1 == at(succ).first;
     if (merge_low && merge_high) {
       const uint64_t succ_first = at(succ).first;
-      at(pred).last = at(succ).last;
+      const uint64_t succ_last = at(succ).last;
       root_ = erase(root_, succ_first);
-      fix(root_, at(pred).first);
+      reshape(pred, at(pred).first, succ_last);
     } else if (merge_low) {
-      at(pred).last = last;
-      fix(root_, at(pred).first);
+      reshape(pred, at(pred).first, last);
     } else if (merge_high) {
-      at(succ).first = first;
-      fix(root_, first);
+      reshape(succ, first, at(succ).last);
     } else {
       add(first, last);
     }
@@ -183,11 +181,33 @@ class ExtentTree {
 
   int sub(uint32_t t) const { return t == kNil ? -1 : at(t).sub; }
 
-  void pull(uint32_t t) {
+  // Recomputes t's `sub` from its own order and its children's; true when it changed.
+  bool pull(uint32_t t) {
     Node& node = at(t);
-    node.order = aligned_order(node.first, node.last);
-    node.sub = static_cast<uint8_t>(
+    const auto sub_now = static_cast<uint8_t>(
         std::max({static_cast<int>(node.order), sub(node.left), sub(node.right)}));
+    const bool changed = sub_now != node.sub;
+    node.sub = sub_now;
+    return changed;
+  }
+
+  // Gives extent n new bounds that keep its place in the order (no other extent between the
+  // old and the new key), then repairs `sub` upwards from it, stopping where nothing changes.
+  void reshape(uint32_t n, uint64_t first, uint64_t last) {
+    const uint64_t key = first;
+    path_.clear();
+    for (uint32_t t = root_; t != n;) {
+      path_.push_back(t);
+      t = key < at(t).first ? at(t).left : at(t).right;
+    }
+    Node& node = at(n);
+    node.first = first;
+    node.last = last;
+    node.order = aligned_order(first, last);
+    if (!pull(n)) return;
+    for (size_t i = path_.size(); i-- > 0;) {
+      if (!pull(path_[i])) return;
+    }
   }
 
   uint32_t new_node(uint64_t first, uint64_t last) {
@@ -202,8 +222,8 @@ class ExtentTree {
       i = next_++;
     }
     Node& node = at(i);
-    node = Node{first, last, kNil, kNil, 0, 0};
-    pull(i);
+    node = Node{first, last, kNil, kNil, aligned_order(first, last), 0};
+    node.sub = node.order;
     ++count_;
     return i;
   }
@@ -275,34 +295,17 @@ class ExtentTree {
     return t;
   }
 
-  // Recomputes the augmentation on the path to the extent starting at key.
-  void fix(uint32_t t, uint64_t key) {
-    Node& node = at(t);
-    if (key < node.first) {
-      fix(node.left, key);
-    } else if (key > node.first) {
-      fix(node.right, key);
-    }
-    pull(t);
-  }
-
   // `below`: every extent of t ends at or below q.limit.
-  bool find_in(uint32_t t, bool below, Request& q, int need, Fit& out) {
+  bool find_in(uint32_t t, bool below, const Request& q, int need, Fit& out) const {
     while (t != kNil) {
       const Node& node = at(t);
       if (node.sub < need) return false;
-      if (q.budget == 0) {
-        q.exhausted = true;
-        return false;
-      }
-      --q.budget;
       if (!below && node.first > q.limit) {
         t = node.left;
         continue;
       }
       // node.first <= limit, so the left subtree lies entirely below the limit.
       if (find_in(node.right, below, q, need, out)) return true;
-      if (q.exhausted) return false;
       if (node.order >= need) {
         const uint64_t high = std::min(node.last, q.limit);
         if (high - node.first + 1 >= q.size) {  // high >= node.first here
@@ -324,6 +327,7 @@ class ExtentTree {
   uint32_t free_list_ = kNil;
   uint32_t next_ = 0;
   uint64_t count_ = 0;
+  std::vector<uint32_t> path_;  // scratch for reshape
 };
 
 // A test-and-test-and-set lock: the cache critical sections are a few instructions long.
@@ -371,17 +375,13 @@ void copy_magazine(Magazine& to, const Magazine& from) {
   std::memcpy(to.pfns, from.pfns, from.count * sizeof(uint64_t));
 }
 
-unsigned current_cpu() {
-  const int cpu = sched_getcpu();
-  return cpu < 0 ? 0u : static_cast<unsigned>(cpu);
-}
-
 }  // namespace
 
 struct IovaAllocator::Impl {
   unsigned shift = 0;
   uint64_t granule = 0;
-  RangeSet usable;  // trimmed to whole granules, granule 0 removed
+  RangeSet usable;                 // trimmed to whole granules, granule 0 removed
+  std::vector<Range> usable_list;  // the same ranges, for the inline check below
   u128 usable_bytes = 0;
   bool caches = true;
 
@@ -394,7 +394,18 @@ struct IovaAllocator::Impl {
   std::unique_ptr<Shard[]> shards;
   mutable Depot depot;
 
-  Shard& my_shard() {
+  // Whether one usable range holds all of r (RangeSet::holds, inlined for the hot path).
+  bool usable_holds(const Range& r) const {
+    if (usable_list.size() <= 4) {
+      for (const Range& u : usable_list) {
+        if (u.first <= r.first && r.last <= u.last) return true;
+      }
+      return false;
+    }
+    return usable.holds(r);
+  }
+
+  [[gnu::always_inline]] Shard& my_shard() {
     const unsigned cpu = current_cpu();
     return shards[cpu < shard_count ? cpu : cpu % shard_count];
   }
@@ -412,23 +423,17 @@ struct IovaAllocator::Impl {
 
   // Tree allocation under tree_lock. Returns the start pfn or false.
   bool tree_allocate_locked(uint64_t size, uint64_t align, uint64_t limit, uint64_t& start) {
-    Request q{size, align, limit, ~uint64_t{0}};
+    const Request q{size, align, limit};
+    // An extent can hold the block only if it holds an aligned block of order need_low, and
+    // surely does if it holds one of order need_high. For power-of-two sizes at natural
+    // alignment the two agree and one search is exact. Otherwise take the highest extent that
+    // surely fits (a guaranteed O(log n) search), and only if there is none, look at every
+    // extent that might.
     const int need_low = std::min(std::countr_zero(align), floor_log2(size));
     const int need_high = std::max(std::countr_zero(align), ceil_log2(size));
     Fit fit;
-    bool found;
-    if (need_low == need_high) {
-      found = tree.find(q, need_low, fit);
-    } else {
-      q.budget = kSearchBudget;
-      found = tree.find(q, need_low, fit);
-      if (!found && q.exhausted) {
-        q.budget = ~uint64_t{0};
-        q.exhausted = false;
-        found = tree.find(q, need_high, fit);
-        if (!found) found = tree.find(q, need_low, fit);
-      }
-    }
+    bool found = tree.find(q, need_high, fit);
+    if (!found && need_low != need_high) found = tree.find(q, need_low, fit);
     if (!found) return false;
     tree.carve(fit.node, fit.start, size);
     ++tree_blocks;
@@ -450,23 +455,15 @@ struct IovaAllocator::Impl {
   }
 
   // Takes a cached block of class k ending at or below limit, if any.
-  bool cache_pop(unsigned k, uint64_t limit, uint64_t& start) {
+  [[gnu::always_inline]] bool cache_pop(unsigned k, uint64_t limit, uint64_t& start) {
     const uint64_t size = uint64_t{1} << k;
     if (limit < size) return false;
     const uint64_t highest = limit - size + 1;
     Shard& shard = my_shard();
     std::lock_guard<SpinLock> guard(shard.lock);
     Magazine* mag = shard.loaded[k];
-    if (mag->count == 0) {
-      if (shard.spare[k]->count != 0) {
-        std::swap(shard.loaded[k], shard.spare[k]);
-        mag = shard.loaded[k];
-      } else {
-        std::lock_guard<std::mutex> depot_guard(depot.lock);
-        if (depot.count[k] == 0) return false;
-        copy_magazine(*mag, depot.mags[k][--depot.count[k]]);
-      }
-    }
+    if (mag->count == 0 && !refill(shard, k)) return false;
+    mag = shard.loaded[k];
     for (uint32_t i = mag->count; i-- > 0;) {
       if (mag->pfns[i] <= highest) {
         start = mag->pfns[i];
@@ -477,34 +474,49 @@ struct IovaAllocator::Impl {
     return false;
   }
 
-  // Puts a block of class k in the calling CPU's cache, overflowing into the depot and, when
-  // that is full, returning a whole magazine to the tree.
-  void cache_push(unsigned k, uint64_t start) {
-    Shard& shard = my_shard();
-    std::lock_guard<SpinLock> guard(shard.lock);
+  // With shard locked and its loaded magazine of class k empty: makes it non-empty from the
+  // spare or the depot. False when both are empty too.
+  [[gnu::noinline]] bool refill(Shard& shard, unsigned k) {
+    if (shard.spare[k]->count != 0) {
+      std::swap(shard.loaded[k], shard.spare[k]);
+      return true;
+    }
+    std::lock_guard<std::mutex> depot_guard(depot.lock);
+    if (depot.count[k] == 0) return false;
+    copy_magazine(*shard.loaded[k], depot.mags[k][--depot.count[k]]);
+    return true;
+  }
+
+  // With shard locked and its loaded magazine of class k full: makes room, by swapping with
+  // the spare, moving the magazine to the depot or, when that is full, returning its blocks
+  // to the tree.
+  [[gnu::noinline]] void make_room(Shard& shard, unsigned k) {
+    if (shard.spare[k]->count < kMagSize) {
+      std::swap(shard.loaded[k], shard.spare[k]);
+      return;
+    }
     Magazine* mag = shard.loaded[k];
-    if (mag->count == kMagSize) {
-      if (shard.spare[k]->count < kMagSize) {
-        std::swap(shard.loaded[k], shard.spare[k]);
-        mag = shard.loaded[k];
-      } else {
-        bool stored = false;
-        {
-          std::lock_guard<std::mutex> depot_guard(depot.lock);
-          if (depot.count[k] < kDepotMags) {
-            copy_magazine(depot.mags[k][depot.count[k]++], *mag);
-            stored = true;
-          }
-        }
-        if (!stored) {
-          std::lock_guard<std::mutex> tree_guard(tree_lock);
-          for (uint32_t i = 0; i < mag->count; ++i) {
-            tree_give_back_locked(mag->pfns[i], uint64_t{1} << k);
-          }
-        }
+    {
+      std::lock_guard<std::mutex> depot_guard(depot.lock);
+      if (depot.count[k] < kDepotMags) {
+        copy_magazine(depot.mags[k][depot.count[k]++], *mag);
         mag->count = 0;
+        return;
       }
     }
+    std::lock_guard<std::mutex> tree_guard(tree_lock);
+    for (uint32_t i = 0; i < mag->count; ++i) {
+      tree_give_back_locked(mag->pfns[i], uint64_t{1} << k);
+    }
+    mag->count = 0;
+  }
+
+  // Puts a block of class k in the calling CPU's cache.
+  [[gnu::always_inline]] void cache_push(unsigned k, uint64_t start) {
+    Shard& shard = my_shard();
+    std::lock_guard<SpinLock> guard(shard.lock);
+    if (shard.loaded[k]->count == kMagSize) make_room(shard, k);
+    Magazine* mag = shard.loaded[k];
     mag->pfns[mag->count++] = start;
   }
 
@@ -567,7 +579,7 @@ IovaAllocator::~IovaAllocator() = default;
 Result<std::unique_ptr<IovaAllocator>> IovaAllocator::create(const RangeSet& usable,
                                                              uint64_t granule,
                                                              const AllocatorOptions& options) {
-  if (granule == 0 || !std::has_single_bit(granule)) {
+  if (granule == 0 || !is_pow2(granule)) {
     return make_error(EINVAL, "IOVA allocator: granule " + hex(granule) + " is not a power of two");
   }
   auto impl = std::make_unique<Impl>();
@@ -587,6 +599,7 @@ Result<std::unique_ptr<IovaAllocator>> IovaAllocator::create(const RangeSet& usa
     impl->usable.add(bytes);
     impl->usable_bytes += bytes.size();
   }
+  impl->usable_list = impl->usable.ranges();
   if (impl->usable.empty()) {
     return make_error(EINVAL, "IOVA allocator: no whole " + human_size(granule) +
                                   " granule is usable in " + to_string(usable));
@@ -600,8 +613,25 @@ Result<std::unique_ptr<IovaAllocator>> IovaAllocator::create(const RangeSet& usa
 
 Result<Range> IovaAllocator::allocate(uint64_t size, const AllocOptions& options) {
   Impl& m = *impl_;
+  // The hot path: a cached size class at natural alignment, found in this CPU's magazine.
+  if (m.caches && options.use_cache && options.alignment == 0 &&
+      size - 1 < (kRoundBelow << m.shift) &&
+      (options.policy == DmaPolicy::kTopDown || options.limit <= 0xffffffffull)) {
+    const unsigned k = static_cast<unsigned>(ceil_log2(((size - 1) >> m.shift) + 1));
+    uint64_t limit, start;
+    if (m.limit_pfn(options.limit, limit)) {
+      if (m.cache_pop(k, limit, start)) return m.to_range(start, uint64_t{1} << k);
+      return allocate_slow(size, options, true);
+    }
+  }
+  return allocate_slow(size, options, false);
+}
+
+Result<Range> IovaAllocator::allocate_slow(uint64_t size, const AllocOptions& options,
+                                           bool tried_cache) {
+  Impl& m = *impl_;
   if (size == 0) return make_error(EINVAL, "IOVA allocation of 0 bytes");
-  if (options.alignment != 0 && !std::has_single_bit(options.alignment)) {
+  if (options.alignment != 0 && !is_pow2(options.alignment)) {
     return make_error(EINVAL,
                       "IOVA alignment " + hex(options.alignment) + " is not a power of two");
   }
@@ -621,7 +651,7 @@ Result<Range> IovaAllocator::allocate(uint64_t size, const AllocOptions& options
   uint64_t limit;
   if (!m.limit_pfn(options.limit, limit)) return no_fit();
   const bool cacheable =
-      m.caches && options.use_cache && granules <= kRoundBelow && align <= granules;
+      m.caches && options.use_cache && granules <= kRoundBelow && align <= granules && !tried_cache;
   uint64_t start;
   if (options.policy == DmaPolicy::kPci32BitFirst && options.limit > 0xffffffffull) {
     uint64_t limit32;
@@ -672,18 +702,30 @@ Result<Range> IovaAllocator::allocate_at(uint64_t iova, uint64_t size) {
 
 Status IovaAllocator::free(const Range& block, bool use_cache) {
   Impl& m = *impl_;
+  // The hot path: a naturally aligned block of a cached class into this CPU's cache.
+  const uint64_t low_bits = m.granule - 1;
+  if (m.caches && use_cache && ((block.first | ~block.last) & low_bits) == 0 &&
+      block.first <= block.last) {
+    const uint64_t first = block.first >> m.shift;
+    const uint64_t granules = ((block.last - block.first) >> m.shift) + 1;
+    if (granules <= kRoundBelow && is_pow2(granules) && (first & (granules - 1)) == 0 &&
+        m.usable_holds(block)) {
+      m.cache_push(static_cast<unsigned>(std::countr_zero(granules)), first);
+      return {};
+    }
+  }
+  return free_slow(block);
+}
+
+Status IovaAllocator::free_slow(const Range& block) {
+  Impl& m = *impl_;
   if ((block.first & (m.granule - 1)) != 0 || (block.last & (m.granule - 1)) != m.granule - 1 ||
-      block.first > block.last || !m.usable.holds(block)) {
+      block.first > block.last || !m.usable_holds(block)) {
     return make_error(EINVAL, "IOVA free of " + to_string(block) +
                                   ": not a granule-aligned block of usable space");
   }
   const uint64_t first = block.first >> m.shift;
   const uint64_t granules = (block.last >> m.shift) - first + 1;
-  if (m.caches && use_cache && granules <= kRoundBelow && std::has_single_bit(granules) &&
-      (first & (granules - 1)) == 0) {
-    m.cache_push(static_cast<unsigned>(std::countr_zero(granules)), first);
-    return {};
-  }
   std::lock_guard<std::mutex> guard(m.tree_lock);
   if (!m.tree_give_back_locked(first, granules)) {
     return make_error(EINVAL, "IOVA free of " + to_string(block) + ": part of it is already free");

@@ -148,6 +148,10 @@ class IovaAllocator {
  private:
   struct Impl;
   explicit IovaAllocator(std::unique_ptr<Impl> impl);
+  // The paths past the per-CPU caches (kept out of line so the cached paths stay short).
+  [[gnu::noinline]] Result<Range> allocate_slow(uint64_t size, const AllocOptions& options,
+                                                bool tried_cache);
+  [[gnu::noinline]] Status free_slow(const Range& block);
   std::unique_ptr<Impl> impl_;
 };
 
