@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 #include <rapidcheck/gtest.h>
 
+#include <cinttypes>
+#include <cstdio>
 #include <set>
 
 #include "iovamap/iommu_driver.h"
@@ -283,6 +285,14 @@ TEST(IntelRegister, ParsesBareHexOnly) {
     EXPECT_EQ(r.error().message.rfind("sys/class/iommu/dmar0/intel-iommu/cap: ", 0), 0u)
         << r.error().message;
   }
+}
+
+RC_GTEST_PROP(IntelRegister, RoundTripsWhatTheKernelPrints, (uint64_t value)) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%" PRIx64 "\n", value);  // cap_show: "%llx\n"
+  Result<uint64_t> parsed = parse_intel_register(buf, "cap");
+  RC_ASSERT(parsed.ok());
+  RC_ASSERT(*parsed == value);
 }
 
 }  // namespace
