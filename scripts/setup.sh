@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything iovamap needs to build, test, benchmark and fuzz, from Debian packages.
 # Idempotent: packages already present are skipped. Needs root (or sudo).
+# Usage: scripts/setup.sh [EXTRA_PACKAGE...]   (extra packages, e.g. tests/lab/setup.sh's)
 set -euo pipefail
 
 packages=(
@@ -11,6 +12,7 @@ packages=(
   libtomlplusplus-dev   # topology files (used header-only)
   libgtest-dev libgmock-dev librapidcheck-dev  # unit and property tests
   libbenchmark-dev      # benchmarks
+  "$@"
 )
 
 missing=()

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# boot.sh NAME ARCH K: boots one lab configuration (run.sh prepared the initramfs and exported
+# IOVAMAP_LAB_OUT and built_kernel); its console goes to $out/NAME/console.log and the guest's
+# results are unpacked next to it. A guest that brings back nothing is booted once more; then
+# $out/NAME/FAILED says why.
+set -uo pipefail
+source "$(dirname "$0")/common.sh"
+source "$lab_dir/configs.sh"
+name="$1" arch="$2" k="$3"
+out="$IOVAMAP_LAB_OUT"
+dir="$out/$name"
+
+image() {
+  local debarch abi
+  if [ "$k" = built ]; then printf '%s\n' "$built_kernel"; return; fi
+  debarch=$([ "$arch" = x86_64 ] && echo amd64 || echo arm64)
+  abi=$(sed -n "$([ "$k" = 61 ] && echo 1 || echo 2)p" "$cache/kernels/$debarch.versions")
+  printf '%s\n' "$cache/kernels/$debarch-$abi/boot/vmlinuz-$abi-$debarch"
+}
+
+qemu=$([ "$arch" = x86_64 ] && echo qemu-system-x86_64 || echo qemu-system-aarch64)
+for attempt in 1 2; do
+  rm -rf "$dir"; mkdir -p "$dir"
+  cp "$cache/nvme.img" "$dir/nvme.img"
+  t=$(date +%s.%N)
+  # shellcheck disable=SC2046
+  timeout 300 "$qemu" $(qemu_args "$name" "$dir/nvme.img" /usr/share/qemu-efi-aarch64/QEMU_EFI.fd) \
+    -nographic -no-reboot -serial "file:$dir/console.log" -monitor none \
+    -kernel "$(image)" -initrd "$out/initramfs-$arch-$k.cpio.gz" \
+    -append "$(kernel_args "$name") lab.config=$name" >/dev/null 2>"$dir/qemu.err"
+  echo "$(date +%s.%N) $t" | awk '{printf "%.1f\n", $1 - $2}' > "$dir/boot.seconds"
+  rm -f "$dir/nvme.img"
+  if sed -n '/=====LAB-BEGIN=====/,/=====LAB-END=====/p' "$dir/console.log" | tr -d '\r' |
+      grep -v '=====LAB-' | base64 -d 2>/dev/null | tar -xzf - -C "$dir" 2>/dev/null; then
+    echo "$attempt" > "$dir/attempts"
+    exit 0
+  fi
+  cp "$dir/console.log" "$out/$name.console.attempt$attempt.log"
+  log "$name: no results from the guest (attempt $attempt)"
+done
+echo "no results from the guest (see $dir/console.log)" > "$dir/FAILED"

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# check.sh DIR NAME: judges one lab configuration's results (DIR holds expected/ and root/ as
+# unpacked from the guest). Prints "PASS NAME" or "FAIL NAME: why" with both sides; exit 1 on
+# failure. The model-side comparisons live in the unit tests (tests/lab_fixtures_test.cc),
+# which read the kept fixtures; here the kernel is checked against itself and the guest's
+# verdicts are collected.
+set -uo pipefail
+dir="$1"; name="$2"; E="$dir/expected"
+fails=()
+if [ -f "$dir/FAILED" ]; then
+  echo "FAIL $name: $(cat "$dir/FAILED")"; tail -n 30 "$dir/console.log" | sed 's/^/    console| /'
+  exit 1
+fi
+groups=$(ls "$E" | sed -n 's/^reserved_regions\.//p' | sort -n | tr '\n' ' ')
+vfio=$(cat "$E/vfio_groups" 2>/dev/null | xargs)
+case "$name" in
+  noiommu-*)
+    [ -z "$groups" ] || fails+=("groups exist without an IOMMU: $groups")
+    grep -q '^rc=2$' "$E/noiommu.type1" 2>/dev/null || fails+=("lab_probe did not exit 2 without an IOMMU: $(cat "$E/noiommu.type1" 2>/dev/null)")
+    ;;
+  *)
+    [ -n "$groups" ] || fails+=("no IOMMU groups")
+    [ -n "$vfio" ] || fails+=("no group could be opened through VFIO")
+    ;;
+esac
+# MAP_DMA at every boundary: kernel verdict vs the type1 rule on the kernel's own ranges.
+for f in "$E"/map_probe.*; do
+  [ -f "$f" ] || continue
+  if grep -q MISMATCH "$f"; then
+    fails+=("MAP_DMA verdicts differ in ${f##*/}: $(grep MISMATCH "$f" | tr '\n' ';')")
+  fi
+done
+# iommufd (built kernel): empty IOAS is everything with alignment 1; attached, it equals type1.
+for f in "$E"/iommufd_ranges.*; do
+  [ -f "$f" ] || continue
+  tag=${f##*.}
+  want_empty=$'0x0000000000000000 0xffffffffffffffff\nalignment 0x1'
+  [ "$(cat "$E/iommufd_empty.$tag")" = "$want_empty" ] ||
+    fails+=("empty IOAS $tag: kernel said '$(cat "$E/iommufd_empty.$tag" | tr '\n' ' ')', expected '$(tr '\n' ' ' <<<"$want_empty")'")
+  if [ -f "$E/vfio_ranges.$tag" ]; then
+    got=$(grep -v alignment "$f"); want=$(cat "$E/vfio_ranges.$tag")
+    [ "$got" = "$want" ] || fails+=("iommufd vs type1 ranges for $tag: iommufd: $(tr '\n' ' ' <<<"$got") type1: $(tr '\n' ' ' <<<"$want")")
+  fi
+done
+[ -s "$E/probe.log" ] && grep -q . "$E/probe.log" && echo "  note $name: $(tr '\n' ';' < "$E/probe.log")"
+if [ ${#fails[@]} -gt 0 ]; then
+  echo "FAIL $name:"; printf '    %s\n' "${fails[@]}"; exit 1
+fi
+echo "PASS $name (groups: $groups; vfio: $vfio)"

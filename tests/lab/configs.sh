@@ -1,0 +1,76 @@
+# The lab's QEMU configurations. Sourced by run.sh.
+#
+# lab_configs prints one line per configuration: NAME ARCH KERNEL where KERNEL is 61, 612 or
+# built (the small iommufd kernel, x86_64 only). qemu_args NAME prints the machine and devices,
+# kernel_args NAME the extra kernel command line. Facts these rest on: tests/lab/README.md.
+
+lab_configs() {
+  local k
+  for k in 61 612 built; do
+    echo "intel39-$k x86_64 $k"
+    echo "intel48-$k x86_64 $k"
+    echo "amd-$k x86_64 $k"
+    [ "$k" = 61 ] || echo "virtio-$k x86_64 $k"  # 6.1 lacks CONFIG_VIRTIO_IOMMU
+    echo "noiommu-$k x86_64 $k"
+  done
+  for k in 61 612; do
+    echo "smmuv3dt-$k arm64 $k"
+    echo "smmuv3acpi-$k arm64 $k"
+  done
+}
+
+# Devices shared by the x86 configurations: a PCIe NIC behind a root port, a virtio NIC behind
+# a PCIe-to-PCI bridge (one group with the bridge), NVMe, a plain e1000 and a pci-testdev that
+# no driver ever touches (no Debian module for e1000 is loaded; no Linux driver knows
+# pci-testdev), and the ICH9 USB pair (one group).
+x86_devices() {
+  local img="$1"
+  printf '%s ' \
+    -device pcie-root-port,id=rp1,chassis=1,slot=1 -device e1000e,bus=rp1,romfile= \
+    -device pcie-root-port,id=rp2,chassis=2,slot=2 -device pcie-pci-bridge,id=br1,bus=rp2 \
+    -device virtio-net-pci,bus=br1,addr=1.0,romfile= \
+    -drive if=none,id=nv0,file="$img",format=raw -device nvme,drive=nv0,serial=deadbeef \
+    -device e1000,romfile= -device pci-testdev \
+    -device ich9-usb-ehci1,id=ehci,addr=1d.7,multifunction=on \
+    -device ich9-usb-uhci1,masterbus=ehci.0,firstport=0,addr=1d.0,multifunction=on
+}
+
+arm_devices() {
+  local img="$1"
+  printf '%s ' \
+    -device pcie-root-port,id=rp1,chassis=1,slot=1 -device e1000e,bus=rp1,romfile= \
+    -device pcie-root-port,id=rp2,chassis=2,slot=2 \
+    -device virtio-net-pci,bus=rp2,disable-legacy=on,iommu_platform=on,romfile= \
+    -drive if=none,id=nv0,file="$img",format=raw -device nvme,drive=nv0,serial=deadbeef \
+    -device e1000,romfile=
+}
+
+qemu_args() {
+  local name="$1" img="$2" efi="$3"
+  local x86="-machine q35,kernel-irqchip=split -accel tcg -cpu max -smp 1 -m 1024 -vga none -net none"
+  local arm="-machine virt,iommu=smmuv3,gic-version=3 -accel tcg -cpu max,pauth-impdef=on -smp 1 -m 1024 -net none"
+  case "$name" in
+    intel39-*) echo "$x86 -device intel-iommu,intremap=on,aw-bits=39 $(x86_devices "$img")" ;;
+    intel48-*) echo "$x86 -device intel-iommu,intremap=on,aw-bits=48 $(x86_devices "$img")" ;;
+    amd-*) echo "$x86 -device amd-iommu,intremap=on $(x86_devices "$img")" ;;
+    virtio-*) echo "$x86 -device virtio-iommu-pci $(x86_devices "$img")" ;;
+    noiommu-*) echo "$x86 $(x86_devices "$img")" ;;
+    smmuv3dt-*) echo "$arm $(arm_devices "$img")" ;;
+    smmuv3acpi-*) echo "$arm -bios $efi $(arm_devices "$img")" ;;
+  esac
+}
+
+kernel_args() {
+  local name="$1"
+  local common="panic=-1 loglevel=4"
+  # no_timer_check: under a loaded TCG host the x86 IO-APIC timer check can fail and panic.
+  case "$name" in smmu*) ;; *) common="$common no_timer_check" ;; esac
+  case "$name" in
+    intel*) echo "console=ttyS0 $common intel_iommu=on iommu=nopt" ;;
+    amd-*) echo "console=ttyS0 $common iommu=nopt" ;;
+    virtio-*) echo "console=ttyS0 $common iommu=nopt vfio_iommu_type1.allow_unsafe_interrupts=1 iommufd.allow_unsafe_interrupts=1" ;;
+    noiommu-*) echo "console=ttyS0 $common intel_iommu=off" ;;
+    smmuv3dt-*) echo "console=ttyAMA0 $common iommu.passthrough=0" ;;
+    smmuv3acpi-*) echo "console=ttyAMA0 $common iommu.passthrough=0 acpi=force" ;;
+  esac
+}

@@ -1,0 +1,137 @@
+#!/usr/bin/env bash
+# The QEMU lab: boots real Debian kernels (6.1, 6.12; x86_64 and arm64) and a small built
+# kernel with iommufd, each under emulated IOMMUs, and brings back what the kernel answered.
+#
+# Usage: tests/lab/run.sh [--update-fixtures] [CONFIG_GLOB...]
+#   IOVAMAP_LAB_CACHE  download/build cache (default /var/cache/iovamap-lab)
+#   IOVAMAP_LAB_OUT    results (default build/lab in the repo): <config>/{console.log,
+#                      expected/, root/}
+#   IOVAMAP_LAB_JOBS   parallel guests (default 2)
+# --update-fixtures copies each configuration's answers into tests/data/lab-<config>/.
+# Exit 0 when every configuration booted and its guest checks passed; otherwise 1, naming the
+# failing configurations and showing both sides.
+set -euo pipefail
+source "$(dirname "$0")/common.sh"
+source "$lab_dir/configs.sh"
+
+update=0
+patterns=()
+for a in "$@"; do
+  case "$a" in
+    --update-fixtures) update=1 ;;
+    *) patterns+=("$a") ;;
+  esac
+done
+out="${IOVAMAP_LAB_OUT:-$repo_dir/build/lab}"
+jobs="${IOVAMAP_LAB_JOBS:-2}"
+mkdir -p "$out"
+t0=$(date +%s)
+
+# Infrastructure (the mirror, the archive's current kernels, the kernel build) is outside our
+# code: with IOVAMAP_LAB_SKIP_ON_INFRA=1 (CI) its failure skips the lab with a message.
+infra_fail() {
+  if [ "${IOVAMAP_LAB_SKIP_ON_INFRA:-0}" = 1 ]; then
+    log "LAB SKIPPED: $* (infrastructure, not our code)"
+    exit 0
+  fi
+  die "$*"
+}
+"$lab_dir/fetch.sh" || infra_fail "fetching the Debian packages failed"
+built_kernel=$("$lab_dir/build-kernel.sh") || infra_fail "building the iommufd kernel failed"
+t_fetch=$(date +%s)
+
+# Static guest programs for both architectures.
+probe_srcs=("$lab_dir/lab_probe.cc" "$repo_dir/src/vfio_live.cc" "$repo_dir/src/iommufd_live.cc"
+            "$repo_dir/src/range.cc")
+build_probe() {
+  local cxx="$1" dst="$2"
+  "$cxx" -std=c++20 -O2 -static -Wall -Wextra -I"$repo_dir/include" -I"$repo_dir/src" \
+    "${probe_srcs[@]}" -o "$dst"
+}
+build_probe g++ "$out/lab_probe.x86_64" &
+build_probe aarch64-linux-gnu-g++ "$out/lab_probe.arm64" &
+wait %1 || die "building lab_probe for x86_64 failed"
+wait %2 || die "building lab_probe for arm64 failed"
+
+# kernel_dir ARCH K: the extracted Debian kernel for K (61 or 612).
+kernel_abi() {
+  local debarch="$1" k="$2"
+  sed -n "$([ "$k" = 61 ] && echo 1 || echo 2)p" "$cache/kernels/$debarch.versions"
+}
+
+# make_initramfs ARCH K: builds $out/initramfs-ARCH-K.cpio.gz with busybox, lab_probe, init
+# and the modules the guest loads (ordered by modprobe --show-depends).
+make_initramfs() {
+  local arch="$1" k="$2" debarch abi kdir ver tmp
+  debarch=$([ "$arch" = x86_64 ] && echo amd64 || echo arm64)
+  tmp=$(mktemp -d)
+  mkdir -p "$tmp"/{bin,proc,sys,dev,lib/modules,out}
+  cp "$cache/busybox-$debarch" "$tmp/bin/busybox"
+  for app in $("$cache/busybox-amd64" --list); do [ "$app" = busybox ] || ln -sf busybox "$tmp/bin/$app"; done
+  cp "$out/lab_probe.$arch" "$tmp/bin/lab_probe"
+  cp "$lab_dir/guest/init" "$tmp/init"
+  : > "$tmp/modules.list"
+  if [ "$k" != built ]; then
+    abi=$(kernel_abi "$debarch" "$k")
+    kdir="$cache/kernels/$debarch-$abi"
+    ver="$abi-$debarch"
+    local mods="vfio_pci vfio_iommu_type1 e1000e nvme virtio_net virtio_pci"
+    [ "$arch" = x86_64 ] && mods="$mods ehci_pci uhci_hcd virtio_iommu"
+    local m line ko
+    for m in $mods; do
+      # A module the kernel lacks (virtio_iommu on 6.1) or has built in is skipped.
+      { modprobe -d "$kdir" -S "$ver" --show-depends "$m" 2>/dev/null || true; } | while read -r line; do
+        case "$line" in
+          insmod*) ko=$(awk '{print $2}' <<<"$line")
+                   b=$(basename "$ko")
+                   grep -qxF "$b" "$tmp/modules.list" || { cp "$ko" "$tmp/lib/modules/$b"; echo "$b" >> "$tmp/modules.list"; } ;;
+        esac
+      done
+    done
+  fi
+  (cd "$tmp" && find . | cpio -o -H newc --quiet | gzip -1) > "$out/initramfs-$arch-$k.cpio.gz"
+  rm -rf "$tmp"
+}
+
+selected() {
+  local name="$1" p
+  [ ${#patterns[@]} -eq 0 ] && return 0
+  for p in "${patterns[@]}"; do [[ "$name" == $p ]] && return 0; done
+  return 1
+}
+
+mapfile -t configs < <(lab_configs | while read -r n a k; do selected "$n" && echo "$n $a $k"; done)
+[ ${#configs[@]} -gt 0 ] || die "no configuration matches ${patterns[*]}"
+declare -A need_initrd=()
+for c in "${configs[@]}"; do read -r n a k <<<"$c"; need_initrd["$a-$k"]=1; done
+for ak in "${!need_initrd[@]}"; do make_initramfs "${ak%%-*}" "${ak#*-}" & done
+wait
+for ak in "${!need_initrd[@]}"; do
+  [ -s "$out/initramfs-$ak.cpio.gz" ] || die "building the initramfs for $ak failed"
+done
+[ -f "$cache/nvme.img" ] || truncate -s 1M "$cache/nvme.img"
+t_prep=$(date +%s)
+
+# Boot every configuration, IOVAMAP_LAB_JOBS at a time (boot.sh retries a guest that
+# brought back nothing once: TCG under load can trip the guest's timer checks).
+export IOVAMAP_LAB_OUT="$out" built_kernel
+printf '%s\n' "${configs[@]}" | xargs -P "$jobs" -L 1 "$lab_dir/boot.sh"
+t_boot=$(date +%s)
+
+# Checks on the host: the guest's own verdicts, then the fixtures.
+fail=0
+for c in "${configs[@]}"; do
+  read -r n a k <<<"$c"
+  "$lab_dir/check.sh" "$out/$n" "$n" || fail=1
+  if [ "$update" = 1 ] && [ ! -f "$out/$n/FAILED" ]; then
+    "$lab_dir/keep-fixture.sh" "$out/$n" "$repo_dir/tests/data/lab-$n"
+  fi
+done
+# The model against the kernels just booted: the fixture tests, run on the fresh results.
+if [ -n "${IOVAMAP_LAB_TESTS:-}" ]; then
+  IOVAMAP_LAB_RESULTS="$out" "$IOVAMAP_LAB_TESTS" --gtest_filter='LabFixtures.*:-LabFixtures.Present' \
+    --gtest_brief=1 || fail=1
+fi
+log "times: fetch+build $((t_fetch - t0)) s, initramfs $((t_prep - t_fetch)) s, boots $((t_boot - t_prep)) s, total $((t_boot - t0)) s"
+for c in "${configs[@]}"; do read -r n a k <<<"$c"; printf '  %-18s %s s\n' "$n" "$(cat "$out/$n/boot.seconds")" >&2; done
+exit $fail
