@@ -1,0 +1,101 @@
+// `iovamap verify`: compare what the running kernel answers with what the model predicts.
+//
+// The live side is behind small interfaces (`LiveType1`, `LiveIommufd`) implemented by the
+// real ioctl layer (vfio_live.h, iommufd_live.h) and by fakes in tests; the model side is a
+// plain prediction (`Type1Prediction`, `IommufdPrediction`) that the CLI fills from the model
+// for the same groups. The result lists every comparison with both sides, so that a mismatch
+// can be printed as "kernel: ... / model: ...".
+//
+// Example:
+//   auto live = VfioType1Session::open({"7"});          // exit 2 on error: no VFIO, no access
+//   LiveType1Session adapter(*live);
+//   Type1Prediction model{.ranges = ..., .iova_pgsizes = 0x40201000};
+//   VerifyReport report = verify_type1(adapter, model, reserved_ranges, /*probe=*/true);
+//   report.print(std::cout);                           // exit report.ok() ? 0 : 1
+//
+// Sharp edges:
+//   - `--probe` maps one page at each boundary for real (see VfioType1Session::probe_map);
+//     a page mapped at 2^64-1 stays mapped until the session closes (a kernel quirk).
+//   - Reply bytes are compared only when the prediction carries them (`reply`), because their
+//     layout depends on the kernel version (packed before 6.7, 8-byte-aligned after).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "iovamap/range.h"
+#include "iovamap/result.h"
+#include "iommufd_live.h"
+#include "vfio_live.h"
+
+namespace iovamap {
+
+// The live type1 operations verify needs.
+class LiveType1 {
+ public:
+  virtual ~LiveType1() = default;
+  virtual Result<Type1Info> get_info() = 0;
+  virtual Result<VfioType1Session::Probe> probe_map(uint64_t iova, uint64_t size) = 0;
+};
+
+// Adapts a real session.
+class LiveType1Session : public LiveType1 {
+ public:
+  explicit LiveType1Session(VfioType1Session& session) : session_(session) {}
+  Result<Type1Info> get_info() override { return session_.get_info(); }
+  Result<VfioType1Session::Probe> probe_map(uint64_t iova, uint64_t size) override {
+    return session_.probe_map(iova, size);
+  }
+
+ private:
+  VfioType1Session& session_;
+};
+
+// What the model predicts for one container holding the given groups.
+struct Type1Prediction {
+  std::vector<Range> ranges;                // the usable list (capability 1)
+  uint64_t iova_pgsizes = 0;                // the page-size bitmap
+  std::optional<std::vector<uint8_t>> reply;  // the whole GET_INFO reply, when modelled
+};
+
+// What the model predicts for one IOAS with the given devices attached.
+struct IommufdPrediction {
+  std::vector<Range> ranges;
+  uint64_t alignment = 0;
+};
+
+// One comparison: what was compared, both sides as text, and whether they agree.
+struct Check {
+  std::string what;  // e.g. "VFIO IOVA ranges", "MAP_DMA 0x00000000fee00000"
+  std::string kernel;
+  std::string model;
+  bool ok = false;
+};
+
+struct VerifyReport {
+  std::vector<Check> checks;
+  // True when every check agrees.
+  bool ok() const;
+  // Prints one line per check ("ok  WHAT" or "MISMATCH WHAT" followed by both sides).
+  void print(std::ostream& out) const;
+};
+
+// Compares the container's GET_INFO reply with `model` (ranges, page sizes, and the reply bytes
+// when the model has them); with `probe`, maps one page (the smallest page size) at every
+// point of type1_probe_points(kernel ranges, reserved) and compares the kernel's MAP_DMA verdict
+// with the model's (type1_map_verdict on the model's ranges). An error only when the kernel
+// could not be asked (GET_INFO or an unmap failed).
+Result<VerifyReport> verify_type1(LiveType1& live, const Type1Prediction& model,
+                                  const std::vector<Range>& reserved, bool probe);
+
+// Compares an IOAS's IOVA ranges and alignment with `model`.
+VerifyReport verify_iommufd(const IoasRanges& kernel, const IommufdPrediction& model);
+
+// The exit status `iovamap verify` uses for an error that kept it from asking the kernel:
+// 2 (no VFIO or iommufd, no permission, a group not viable), per the issue.
+inline constexpr int kVerifyCannotAsk = 2;
+
+}  // namespace iovamap
