@@ -1,0 +1,308 @@
+#include "iovamap/vfio_type1.h"
+
+#include <algorithm>
+#include <bit>
+
+namespace iovamap {
+namespace {
+
+std::string group_name(uint32_t id) {
+  return "group " + std::to_string(id);
+}
+
+std::string region_text(const ReservedRegion& r) {
+  return std::string(type_name(r.type)) + " region " + to_string(r.range());
+}
+
+// MAP_DMA's overflow handling changed in v6.18 ("vfio/type1: sanitize for overflow using
+// check_*_overflow", "handle DMA map/unmap up to the addressable limit").
+bool has_end_of_space_fixes(KernelVersion k) {
+  return k >= KernelVersion{6, 18};
+}
+
+}  // namespace
+
+void type1_aperture_resize(std::vector<Range>& list, uint64_t start, uint64_t end) {
+  // vfio_iommu_aper_resize.
+  if (list.empty()) {
+    list.push_back(Range{start, end});
+    return;
+  }
+  // Front: walk from the first node; stop at the first node that starts after `start`; a node
+  // that holds `start` strictly before its last address is shrunk; every other node visited
+  // (wholly below `start`, or ending exactly at `start`: the trim quirk) is deleted.
+  size_t i = 0;
+  while (i < list.size()) {
+    Range& n = list[i];
+    if (start < n.first) break;
+    if (start >= n.first && start < n.last) {
+      n.first = start;
+      break;
+    }
+    list.erase(list.begin() + static_cast<ptrdiff_t>(i));
+  }
+  // Back: every node is visited; nodes wholly below `end` stay; a node that holds `end`
+  // strictly after its first address is shrunk; every other node (wholly above `end`, or
+  // starting exactly at `end`: the trim quirk) is deleted.
+  for (size_t j = 0; j < list.size();) {
+    Range& n = list[j];
+    if (end > n.last) {
+      ++j;
+      continue;
+    }
+    if (end > n.first && end <= n.last) {
+      n.last = end;
+      ++j;
+      continue;
+    }
+    list.erase(list.begin() + static_cast<ptrdiff_t>(j));
+  }
+}
+
+Status type1_exclude_regions(std::vector<Range>& list, const std::vector<ReservedRegion>& regions,
+                             const std::string& what) {
+  // vfio_iommu_resv_exclude: every region but direct-relaxable is cut out (MSI and SW_MSI
+  // too); a node that overlaps a region is replaced by the pieces below and above it.
+  for (const ReservedRegion& r : regions) {
+    if (r.type == RegionType::kDirectRelaxable) continue;
+    uint64_t start = r.start;
+    uint64_t end = r.start + r.length - 1;  // the kernel's arithmetic, wrap included
+    std::vector<Range> out;
+    out.reserve(list.size() + 1);
+    for (const Range& n : list) {
+      if (start > n.last || end < n.first) {
+        out.push_back(n);
+        continue;
+      }
+      if (start > n.first) out.push_back(Range{n.first, start - 1});
+      if (end < n.last) out.push_back(Range{end + 1, n.last});
+    }
+    list = std::move(out);
+  }
+  if (list.empty())
+    return make_error(EINVAL, what + ": no usable IOVA left once its reserved regions are cut out");
+  return {};
+}
+
+Type1Container::Type1Container(KernelVersion kernel, uint32_t dma_entry_limit)
+    : kernel_(kernel), dma_entry_limit_(dma_entry_limit), dma_avail_(dma_entry_limit) {}
+
+void Type1Container::reset() {
+  domains_.clear();
+  external_.clear();
+  attach_order_.clear();
+  iova_list_.clear();
+  mappings_.clear();
+  pgsize_bitmap_ = 0;
+  dma_avail_ = dma_entry_limit_;
+}
+
+const Type1Mapping* Type1Container::find_dma_mapping(const Range& range) const {
+  // vfio_find_dma(start, size) with size = range size (the callers never pass 0 here except
+  // for a region of all 2^64 addresses, whose length wrapped to 0).
+  uint64_t start = range.first;
+  uint64_t size = range.last - range.first + 1;
+  bool fixed = has_end_of_space_fixes(kernel_);
+  for (const Type1Mapping& d : mappings_) {
+    bool left, right;
+    if (fixed) {
+      left = start + size - 1 < d.iova;
+      right = start > d.iova + d.size - 1;
+    } else {
+      // Before v6.18 the exclusive ends wrap to 0 at 2^64-1: a request ending there compares
+      // "left of" every mapping, a mapping ending there is "left of" every later request.
+      left = start + size <= d.iova;
+      right = start >= d.iova + d.size;
+    }
+    if (!left && !right) return &d;
+  }
+  return nullptr;
+}
+
+bool Type1Container::find_dma(const Range& range) const {
+  return find_dma_mapping(range);
+}
+
+void Type1Container::update_pgsize_bitmap() {
+  // vfio_update_pgsize_bitmap: AND of the domains' sizes, sub-page sizes folded into PAGE_SIZE.
+  uint64_t bitmap = ~uint64_t{0};
+  for (const Domain& d : domains_) bitmap &= d.pgsize_bitmap;
+  if (bitmap & (kPageSize - 1)) {
+    bitmap &= ~(kPageSize - 1);
+    bitmap |= kPageSize;
+  }
+  pgsize_bitmap_ = bitmap;
+}
+
+Status Type1Container::attach(const Type1Group& group) {
+  std::string who = group_name(group.id);
+  if (std::find(attach_order_.begin(), attach_order_.end(), group.id) != attach_order_.end())
+    return make_error(EINVAL, who + " is already attached to this container");
+
+  if (!group.iommu_backed) {
+    // An mdev group without an IOMMU joins the external domain; the list is left alone.
+    // Creating the external domain recomputes the page sizes (over the IOMMU domains only).
+    if (external_.empty()) update_pgsize_bitmap();
+    external_.push_back(group);
+    attach_order_.push_back(group.id);
+    return {};
+  }
+
+  const Range& aper = group.aperture;
+  // vfio_iommu_aper_conflict: the new aperture must meet the list, and no mapping may lie in
+  // the part of the list it cuts off.
+  if (!iova_list_.empty()) {
+    const Range& first = iova_list_.front();
+    const Range& last = iova_list_.back();
+    if (aper.first > last.last || aper.last < first.first)
+      return make_error(EINVAL, who + ": its aperture " + to_string(aper) +
+                                    " does not meet the container's usable range " +
+                                    to_string(Range{first.first, last.last}));
+    if (aper.first > first.first) {
+      if (const Type1Mapping* m = find_dma_mapping(Range{first.first, aper.first - 1}))
+        return make_error(EINVAL, who + ": mapping " + to_string(m->range()) +
+                                      " lies below its aperture " + to_string(aper));
+    }
+    if (aper.last < last.last) {
+      if (const Type1Mapping* m = find_dma_mapping(Range{aper.last + 1, last.last}))
+        return make_error(EINVAL, who + ": mapping " + to_string(m->range()) +
+                                      " lies above its aperture " + to_string(aper));
+    }
+  }
+  // vfio_iommu_resv_conflict: no mapping may overlap a region that is not direct-relaxable.
+  for (const ReservedRegion& r : group.regions) {
+    if (r.type == RegionType::kDirectRelaxable) continue;
+    if (const Type1Mapping* m = find_dma_mapping(r.range()))
+      return make_error(
+          EINVAL, who + ": mapping " + to_string(m->range()) + " overlaps its " + region_text(r));
+  }
+  // On a copy: trim to the aperture, cut the regions out.
+  std::vector<Range> copy = iova_list_;
+  type1_aperture_resize(copy, aper.first, aper.last);
+  if (Status s = type1_exclude_regions(copy, group.regions, who); !s) return s;
+
+  // Share a domain with a compatible one (same driver ops, same cache coherency), else make a
+  // new one, listed first, and recompute the page sizes.
+  auto shared = std::find_if(domains_.begin(), domains_.end(), [&](const Domain& d) {
+    return !group.domain_key.empty() && d.key == group.domain_key;
+  });
+  if (shared != domains_.end()) {
+    shared->groups.push_back(group);
+  } else {
+    domains_.insert(domains_.begin(),
+                    Domain{group.domain_key, group.aperture, group.pgsize_bitmap, {group}});
+    update_pgsize_bitmap();
+  }
+  iova_list_ = std::move(copy);
+  attach_order_.push_back(group.id);
+  return {};
+}
+
+Status Type1Container::detach(uint32_t group_id) {
+  auto order = std::find(attach_order_.begin(), attach_order_.end(), group_id);
+  if (order == attach_order_.end())
+    return make_error(ENOENT, group_name(group_id) + " is not attached to this container");
+  attach_order_.erase(order);
+
+  auto ext = std::find_if(external_.begin(), external_.end(),
+                          [&](const Type1Group& g) { return g.id == group_id; });
+  if (ext != external_.end()) {
+    external_.erase(ext);
+    if (external_.empty() && domains_.empty()) {
+      mappings_.clear();
+      dma_avail_ = dma_entry_limit_;
+    }
+  } else {
+    std::vector<Range> copy = iova_list_;
+    for (auto d = domains_.begin(); d != domains_.end(); ++d) {
+      auto g = std::find_if(d->groups.begin(), d->groups.end(),
+                            [&](const Type1Group& x) { return x.id == group_id; });
+      if (g == d->groups.end()) continue;
+      d->groups.erase(g);
+      if (d->groups.empty()) {
+        // The last IOMMU domain going away takes every mapping with it (unless an external
+        // domain still holds them).
+        if (domains_.size() == 1 && external_.empty()) {
+          mappings_.clear();
+          dma_avail_ = dma_entry_limit_;
+        }
+        domains_.erase(d);
+        // vfio_iommu_aper_expand: widen the first and last node to the intersection of the
+        // remaining domains' apertures.
+        if (!copy.empty()) {
+          uint64_t start = 0, end = kMaxAddress;
+          for (const Domain& rest : domains_) {
+            start = std::max(start, rest.aperture.first);
+            end = std::min(end, rest.aperture.last);
+          }
+          copy.front().first = start;
+          copy.back().last = end;
+        }
+        update_pgsize_bitmap();
+      }
+      break;
+    }
+    // vfio_iommu_resv_refresh: rebuild from the first node's start to the last node's end,
+    // minus the regions of every remaining group; on failure the old list stays.
+    if (!copy.empty()) {
+      std::vector<Range> rebuilt;
+      type1_aperture_resize(rebuilt, copy.front().first, copy.back().last);
+      std::vector<ReservedRegion> regions;
+      for (const Domain& d : domains_)
+        for (const Type1Group& g : d.groups)
+          regions.insert(regions.end(), g.regions.begin(), g.regions.end());
+      if (type1_exclude_regions(rebuilt, regions, "rebuild")) iova_list_ = std::move(rebuilt);
+    }
+  }
+  // The container loses its IOMMU backend with its last group.
+  if (attach_order_.empty()) reset();
+  return {};
+}
+
+Status Type1Container::map_dma(uint64_t iova, uint64_t size) {
+  return map_dma(iova, size, iova);
+}
+
+Status Type1Container::map_dma(uint64_t iova, uint64_t size, uint64_t vaddr) {
+  auto what = [&] { return "MAP_DMA iova " + hex(iova) + " size " + hex(size); };
+  bool fixed = has_end_of_space_fixes(kernel_);
+  if (size == 0) return make_error(EINVAL, what() + ": size is 0");
+  bool iova_wraps = iova + (size - 1) < iova;
+  bool vaddr_wraps = vaddr + (size - 1) < vaddr;
+  if (fixed && (iova_wraps || vaddr_wraps))
+    return make_error(EOVERFLOW, what() + ": the range wraps past 2^64-1");
+  // The smallest page size of the container (vfio_dma_do_map).
+  uint64_t pgsize = pgsize_bitmap_ ? uint64_t{1} << std::countr_zero(pgsize_bitmap_) : 1;
+  if ((size | iova | vaddr) & (pgsize - 1))
+    return make_error(EINVAL,
+                      what() + ": iova, size and vaddr must be multiples of " + human_size(pgsize));
+  if (!fixed && (iova_wraps || vaddr_wraps))
+    return make_error(EINVAL, what() + ": the range wraps past 2^64-1");
+  Range range{iova, iova + size - 1};
+  if (const Type1Mapping* m = find_dma_mapping(range))
+    return make_error(EEXIST, what() + ": overlaps mapping " + to_string(m->range()));
+  if (dma_avail_ == 0)
+    return make_error(ENOSPC, what() + ": all " + std::to_string(dma_entry_limit_) +
+                                  " mappings of the container are used (dma_entry_limit)");
+  // vfio_iommu_iova_dma_valid: one node must hold all of it; an empty list holds anything.
+  if (!iova_list_.empty() && std::none_of(iova_list_.begin(), iova_list_.end(),
+                                          [&](const Range& n) { return n.contains(range); })) {
+    return make_error(EINVAL, what() + ": " + to_string(range) +
+                                  " is not inside one usable range of the container");
+  }
+  auto at = std::lower_bound(mappings_.begin(), mappings_.end(), iova,
+                             [](const Type1Mapping& m, uint64_t v) { return m.iova < v; });
+  mappings_.insert(at, Type1Mapping{iova, size});
+  --dma_avail_;
+  return {};
+}
+
+std::vector<uint32_t> Type1Container::group_ids() const {
+  return attach_order_;
+}
+
+Type1InfoState Type1Container::info_state() const {
+  return Type1InfoState{pgsize_bitmap_, dma_avail_, iova_list_};
+}
+
+}  // namespace iovamap
