@@ -84,8 +84,12 @@ Status type1_exclude_regions(std::vector<Range>& list, const std::vector<Reserve
   return {};
 }
 
-Type1Container::Type1Container(KernelVersion kernel, uint32_t dma_entry_limit)
-    : kernel_(kernel), dma_entry_limit_(dma_entry_limit), dma_avail_(dma_entry_limit) {}
+Type1Container::Type1Container(KernelVersion kernel, uint32_t dma_entry_limit,
+                               bool allow_unsafe_interrupts)
+    : kernel_(kernel),
+      dma_entry_limit_(dma_entry_limit),
+      allow_unsafe_interrupts_(allow_unsafe_interrupts),
+      dma_avail_(dma_entry_limit) {}
 
 void Type1Container::reset() {
   domains_.clear();
@@ -180,6 +184,11 @@ Status Type1Container::attach(const Type1Group& group) {
   std::vector<Range> copy = iova_list_;
   type1_aperture_resize(copy, aper.first, aper.last);
   if (Status s = type1_exclude_regions(copy, group.regions, who); !s) return s;
+  // Then interrupt isolation (irq remapping / iommu_group_has_isolated_msi in newer kernels).
+  if (!group.msi_isolated && !allow_unsafe_interrupts_)
+    return make_error(EPERM, who +
+                                 ": no interrupt remapping; VFIO needs "
+                                 "vfio_iommu_type1.allow_unsafe_interrupts=1");
 
   // Share a domain with a compatible one (same driver ops, same cache coherency), else make a
   // new one, listed first, and recompute the page sizes.

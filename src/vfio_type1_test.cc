@@ -311,6 +311,21 @@ TEST(Type1, MdevGroupsLeaveTheListEmptyAndAcceptAnything) {
   EXPECT_TRUE(c.mappings().empty());
 }
 
+TEST(Type1, UnisolatedMsiNeedsUnsafeInterrupts) {
+  // lab.md: virtio-iommu on x86 has no interrupt remapping; VFIO refuses with EPERM unless
+  // allow_unsafe_interrupts is set. The check comes after the list checks.
+  Type1Group g = group(4, Range::all(), {region(0xfee00000, 0xfeefffff, RegionType::kMsi)});
+  g.msi_isolated = false;
+  Type1Container strict;
+  EXPECT_EQ(strict.attach(g).error().code, EPERM);
+  EXPECT_TRUE(strict.iova_list().empty());
+  Type1Group empty = g;
+  empty.regions = {region(0, kMaxAddress, RegionType::kReserved)};
+  EXPECT_EQ(strict.attach(empty).error().code, EINVAL);
+  Type1Container lax(KernelVersion::newest(), 65535, true);
+  EXPECT_TRUE(lax.attach(g).ok());
+}
+
 TEST(Type1, InfoStateFeedsGetInfo) {
   Type1Container c;
   ASSERT_TRUE(

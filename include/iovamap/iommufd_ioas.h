@@ -21,7 +21,8 @@
 //   - Devices attached to one domain `key` share its aperture reservations; the first device's
 //     IoasDomain defines the domain, later ones only name it.
 //   - The IOAS does not know groups: pass each device's own regions (iommu_get_resv_regions),
-//     not the group-merged list (iommufd used the group list in its first release, v6.2).
+//     not the group-merged list (iommufd used the group list before the v6.5 rework,
+//     "iommufd: Keep track of each device's reserved regions instead of groups").
 #pragma once
 
 #include <cstdint>

@@ -54,6 +54,10 @@ struct Type1Group {
   // False for an mdev group without an IOMMU behind it: it joins the external domain and
   // leaves the iova list alone.
   bool iommu_backed = true;
+  // Whether the group's MSIs are isolated (interrupt remapping, or an MSI controller that
+  // isolates); without it the attach fails with EPERM unless the container allows unsafe
+  // interrupts (virtio-iommu on x86 has no interrupt remapping).
+  bool msi_isolated = true;
 };
 
 struct Type1Mapping {
@@ -66,14 +70,16 @@ class Type1Container {
  public:
   // `kernel` selects version-dependent behaviour (MAP_DMA overflow errno and the 2^64-1 wrap);
   // `dma_entry_limit` is the module parameter (default U16_MAX).
+  // `allow_unsafe_interrupts` is the module parameter of the same name.
   explicit Type1Container(KernelVersion kernel = KernelVersion::newest(),
-                          uint32_t dma_entry_limit = 65535);
+                          uint32_t dma_entry_limit = 65535, bool allow_unsafe_interrupts = false);
 
   // vfio_iommu_type1_attach_group. Errors, in the kernel's order of checks:
   //   EINVAL  the group is already attached;
   //   EINVAL  the aperture misses the current list, or a mapping lies outside it;
   //   EINVAL  a mapping overlaps one of the group's regions other than direct-relaxable;
-  //   EINVAL  nothing usable is left after cutting the regions out.
+  //   EINVAL  nothing usable is left after cutting the regions out;
+  //   EPERM   its MSIs are not isolated and unsafe interrupts are not allowed.
   // On error the container is unchanged.
   Status attach(const Type1Group& group);
 
@@ -119,6 +125,7 @@ class Type1Container {
 
   KernelVersion kernel_;
   uint32_t dma_entry_limit_;
+  bool allow_unsafe_interrupts_;
   std::vector<Domain> domains_;       // in the kernel's list order (newest first)
   std::vector<Type1Group> external_;  // mdev groups without an IOMMU
   std::vector<uint32_t> attach_order_;
