@@ -152,12 +152,43 @@ Status Type1Container::attach(const Type1Group& group) {
     return {};
   }
 
+  // Before v5.4 type1 kept no iova list and checked neither apertures nor regions.
+  bool has_list = kernel_ >= KernelVersion{5, 4};
+  std::vector<Range> copy = iova_list_;
+  if (has_list) {
+    if (Status s = check_and_narrow(group, copy); !s) return s;
+  }
+  // Then interrupt isolation (irq remapping / iommu_group_has_isolated_msi in newer kernels).
+  if (!group.msi_isolated && !allow_unsafe_interrupts_)
+    return make_error(EPERM, who +
+                                 ": no interrupt remapping; VFIO needs "
+                                 "vfio_iommu_type1.allow_unsafe_interrupts=1");
+
+  // Share a domain with a compatible one (same driver ops, same cache coherency), else make a
+  // new one, listed first, and recompute the page sizes.
+  auto shared = std::find_if(domains_.begin(), domains_.end(), [&](const Domain& d) {
+    return !group.domain_key.empty() && d.key == group.domain_key;
+  });
+  if (shared != domains_.end()) {
+    shared->groups.push_back(group);
+  } else {
+    domains_.insert(domains_.begin(),
+                    Domain{group.domain_key, group.aperture, group.pgsize_bitmap, {group}});
+    update_pgsize_bitmap();
+  }
+  if (has_list) iova_list_ = std::move(copy);
+  attach_order_.push_back(group.id);
+  return {};
+}
+
+Status Type1Container::check_and_narrow(const Type1Group& group, std::vector<Range>& copy) const {
+  std::string who = group_name(group.id);
   const Range& aper = group.aperture;
   // vfio_iommu_aper_conflict: the new aperture must meet the list, and no mapping may lie in
   // the part of the list it cuts off.
-  if (!iova_list_.empty()) {
-    const Range& first = iova_list_.front();
-    const Range& last = iova_list_.back();
+  if (!copy.empty()) {
+    const Range& first = copy.front();
+    const Range& last = copy.back();
     if (aper.first > last.last || aper.last < first.first)
       return make_error(EINVAL, who + ": its aperture " + to_string(aper) +
                                     " does not meet the container's usable range " +
@@ -180,31 +211,9 @@ Status Type1Container::attach(const Type1Group& group) {
       return make_error(
           EINVAL, who + ": mapping " + to_string(m->range()) + " overlaps its " + region_text(r));
   }
-  // On a copy: trim to the aperture, cut the regions out.
-  std::vector<Range> copy = iova_list_;
+  // On the copy: trim to the aperture, cut the regions out.
   type1_aperture_resize(copy, aper.first, aper.last);
-  if (Status s = type1_exclude_regions(copy, group.regions, who); !s) return s;
-  // Then interrupt isolation (irq remapping / iommu_group_has_isolated_msi in newer kernels).
-  if (!group.msi_isolated && !allow_unsafe_interrupts_)
-    return make_error(EPERM, who +
-                                 ": no interrupt remapping; VFIO needs "
-                                 "vfio_iommu_type1.allow_unsafe_interrupts=1");
-
-  // Share a domain with a compatible one (same driver ops, same cache coherency), else make a
-  // new one, listed first, and recompute the page sizes.
-  auto shared = std::find_if(domains_.begin(), domains_.end(), [&](const Domain& d) {
-    return !group.domain_key.empty() && d.key == group.domain_key;
-  });
-  if (shared != domains_.end()) {
-    shared->groups.push_back(group);
-  } else {
-    domains_.insert(domains_.begin(),
-                    Domain{group.domain_key, group.aperture, group.pgsize_bitmap, {group}});
-    update_pgsize_bitmap();
-  }
-  iova_list_ = std::move(copy);
-  attach_order_.push_back(group.id);
-  return {};
+  return type1_exclude_regions(copy, group.regions, who);
 }
 
 Status Type1Container::detach(uint32_t group_id) {

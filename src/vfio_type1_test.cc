@@ -326,6 +326,19 @@ TEST(Type1, UnisolatedMsiNeedsUnsafeInterrupts) {
   EXPECT_TRUE(lax.attach(g).ok());
 }
 
+TEST(Type1, BeforeV54ThereIsNoList) {
+  Type1Container c(KernelVersion{4, 19});
+  ASSERT_TRUE(
+      c.attach(group(1, {0, 0x7fffffffff}, {region(0xfee00000, 0xfeefffff, RegionType::kMsi)}))
+          .ok());
+  EXPECT_TRUE(c.iova_list().empty());
+  EXPECT_EQ(c.pgsize_bitmap(), kIntelPgsizes);
+  EXPECT_TRUE(c.map_dma(0xfee00000, k4K).ok());     // no region check
+  EXPECT_TRUE(c.map_dma(0x10000000000, k4K).ok());  // nor aperture check
+  EXPECT_TRUE(c.attach(group(2, {0, 0xfffff}, {})).ok());
+  EXPECT_EQ(c.map_dma(0xfee00000, k4K).error().code, EEXIST);
+}
+
 TEST(Type1, InfoStateFeedsGetInfo) {
   Type1Container c;
   ASSERT_TRUE(

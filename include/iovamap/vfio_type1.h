@@ -22,7 +22,13 @@
 //   - detach rebuilds the list from the current first node's start and last node's end, which
 //     are widened to the remaining domains' apertures only when a domain went away;
 //   - before v6.18, ranges reaching 2^64-1 wrap in the kernel's overlap search: a request, or
-//     an existing mapping, that ends at 2^64-1 is not seen (no EEXIST, no conflict).
+//     an existing mapping, that ends at 2^64-1 is not seen (no EEXIST, no conflict). The
+//     kernel searches a red-black tree, so when a request overlaps both such a mapping and a
+//     lower one, whether the lower one is found depends on the tree's shape; this model finds it.
+//   - before v5.4 type1 kept no iova list: attach checks neither apertures nor regions and
+//     MAP_DMA accepts any aligned range (the list stays empty).
+//   - MAP_DMA here is vfio_dma_do_map's checks only; pinning and the IOMMU driver's own
+//     iommu_map can still fail on a real kernel.
 //
 // Sharp edges:
 //   - `vaddr` alignment matters to MAP_DMA; pass it (the default is the iova itself).
@@ -118,6 +124,8 @@ class Type1Container {
     std::vector<Type1Group> groups;
   };
 
+  // The list checks of attach (aperture, regions against mappings) and the narrowed list.
+  Status check_and_narrow(const Type1Group& group, std::vector<Range>& copy) const;
   bool find_dma(const Range& range) const;
   const Type1Mapping* find_dma_mapping(const Range& range) const;
   void update_pgsize_bitmap();
