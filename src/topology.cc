@@ -1,0 +1,457 @@
+#include "iovamap/topology.h"
+
+#include <toml++/toml.h>
+#include <algorithm>
+#include <functional>
+#include <map>
+#include <set>
+
+#include "iovamap/discovery.h"
+#include "iovamap/quantity.h"
+
+namespace iovamap {
+
+namespace {
+
+// Everything a parse step needs to say where it is.
+struct Ctx {
+  const std::string& file;
+  Error at(const toml::node& node, const std::string& what) const {
+    return make_error(EINVAL, file + ":" + std::to_string(node.source().begin.line) + ": " + what);
+  }
+};
+
+using Handler = std::function<Status(const toml::node&)>;
+
+// Calls the handler of each key of `table`; unknown keys and missing required keys are errors.
+Status each_key(const Ctx& ctx, const toml::table& table, std::string_view what,
+                const std::map<std::string, Handler, std::less<>>& handlers,
+                std::initializer_list<std::string_view> required) {
+  for (auto&& [key, node] : table) {
+    auto it = handlers.find(key.str());
+    if (it == handlers.end()) {
+      std::string known;
+      for (const auto& [k, h] : handlers) known += (known.empty() ? "" : ", ") + k;
+      return ctx.at(node, "unknown key '" + std::string(key.str()) + "' in " + std::string(what) +
+                              " (known: " + known + ")");
+    }
+    if (Status s = it->second(node); !s) return s;
+  }
+  for (std::string_view key : required) {
+    if (!table.contains(key))
+      return ctx.at(table, std::string(what) + " needs '" + std::string(key) + "'");
+  }
+  return {};
+}
+
+Result<std::string> get_string(const Ctx& ctx, const toml::node& node, std::string_view key) {
+  if (const auto* s = node.as_string()) return s->get();
+  return ctx.at(node, "'" + std::string(key) + "' must be a string");
+}
+
+// A quantity: a string ("0xfee00000", "16MiB") or a non-negative integer.
+Result<u128> get_size(const Ctx& ctx, const toml::node& node, std::string_view key) {
+  if (const auto* i = node.as_integer()) {
+    if (i->get() < 0) return ctx.at(node, "'" + std::string(key) + "' must not be negative");
+    return static_cast<u128>(i->get());
+  }
+  if (const auto* s = node.as_string()) {
+    Result<u128> v = parse_size(s->get());
+    if (!v) return ctx.at(node, "'" + std::string(key) + "': " + v.error().message);
+    return v;
+  }
+  return ctx.at(node, "'" + std::string(key) + "' must be a string like \"0x1000\" or an integer");
+}
+
+Result<uint64_t> get_u64(const Ctx& ctx, const toml::node& node, std::string_view key,
+                         uint64_t max = kMaxAddress) {
+  Result<u128> v = get_size(ctx, node, key);
+  if (!v) return v.error();
+  if (*v > max) return ctx.at(node, "'" + std::string(key) + "' is above " + hex(max));
+  return static_cast<uint64_t>(*v);
+}
+
+Result<bool> get_bool(const Ctx& ctx, const toml::node& node, std::string_view key) {
+  if (const auto* b = node.as_boolean()) return b->get();
+  return ctx.at(node, "'" + std::string(key) + "' must be true or false");
+}
+
+Result<unsigned> get_bits(const Ctx& ctx, const toml::node& node, std::string_view key) {
+  Result<uint64_t> v = get_u64(ctx, node, key, 64);
+  if (!v) return v.error();
+  if (*v == 0) return ctx.at(node, "'" + std::string(key) + "' must be 1 to 64");
+  return static_cast<unsigned>(*v);
+}
+
+// [first, last] from a two-element array.
+Result<Range> get_pair_range(const Ctx& ctx, const toml::node& node, std::string_view key) {
+  const toml::array* a = node.as_array();
+  if (a == nullptr || a->size() != 2)
+    return ctx.at(node, "'" + std::string(key) + "' must be [first, last]");
+  Result<uint64_t> first = get_u64(ctx, (*a)[0], key);
+  if (!first) return first.error();
+  Result<uint64_t> last = get_u64(ctx, (*a)[1], key);
+  if (!last) return last.error();
+  if (*first > *last) return ctx.at(node, "'" + std::string(key) + "': first is above last");
+  return Range{*first, *last};
+}
+
+// One firmware region: { first, last, type } or { start, size, type }.
+Result<ReservedRegion> get_region(const Ctx& ctx, const toml::node& node,
+                                  const std::string& device) {
+  const toml::table* t = node.as_table();
+  if (t == nullptr)
+    return ctx.at(node,
+                  "a region must be a table like { first = \"0x0\", last = \"0xffffff\", "
+                  "type = \"direct\" }");
+  std::optional<uint64_t> first, last, start;
+  std::optional<u128> size;
+  RegionType type = RegionType::kReserved;
+  std::string source = "firmware region of " + device;
+  Status s = each_key(ctx, *t, "region",
+                      {{"first",
+                        [&](const toml::node& n) -> Status {
+                          Result<uint64_t> v = get_u64(ctx, n, "first");
+                          if (!v) return v.error();
+                          first = *v;
+                          return {};
+                        }},
+                       {"last",
+                        [&](const toml::node& n) -> Status {
+                          Result<uint64_t> v = get_u64(ctx, n, "last");
+                          if (!v) return v.error();
+                          last = *v;
+                          return {};
+                        }},
+                       {"start",
+                        [&](const toml::node& n) -> Status {
+                          Result<uint64_t> v = get_u64(ctx, n, "start");
+                          if (!v) return v.error();
+                          start = *v;
+                          return {};
+                        }},
+                       {"size",
+                        [&](const toml::node& n) -> Status {
+                          Result<u128> v = get_size(ctx, n, "size");
+                          if (!v) return v.error();
+                          size = *v;
+                          return {};
+                        }},
+                       {"type",
+                        [&](const toml::node& n) -> Status {
+                          Result<std::string> v = get_string(ctx, n, "type");
+                          if (!v) return v.error();
+                          Result<RegionType> rt = parse_region_type(*v);
+                          if (!rt) return ctx.at(n, rt.error().message);
+                          type = *rt;
+                          return {};
+                        }},
+                       {"source",
+                        [&](const toml::node& n) -> Status {
+                          Result<std::string> v = get_string(ctx, n, "source");
+                          if (!v) return v.error();
+                          source = *v;
+                          return {};
+                        }}},
+                      {"type"});
+  if (!s) return s.error();
+  Range range;
+  if (first && last && !start && !size) {
+    if (*first > *last) return ctx.at(node, "region: first " + hex(*first) + " is above last");
+    range = Range{*first, *last};
+  } else if (start && size && !first && !last) {
+    if (*size == 0) return ctx.at(node, "region: size 0");
+    if (*size - 1 > kMaxAddress - *start) return ctx.at(node, "region: passes 2^64-1");
+    range = Range{*start, static_cast<uint64_t>(*start + (*size - 1))};
+  } else {
+    return ctx.at(node, "region needs either first and last, or start and size");
+  }
+  return ReservedRegion::make(range, type, Provenance{Origin::kFirmware, source});
+}
+
+Result<Device> get_device(const Ctx& ctx, const toml::node& node, const std::string& group_iommu) {
+  const toml::table* t = node.as_table();
+  if (t == nullptr) return ctx.at(node, "[[group.device]] must be a table");
+  Device dev;
+  dev.iommu = group_iommu;
+  auto u16_field = [&](uint16_t* out, std::string_view key) {
+    return [&ctx, out, key](const toml::node& n) -> Status {
+      Result<uint64_t> v = get_u64(ctx, n, key, 0xffff);
+      if (!v) return v.error();
+      *out = static_cast<uint16_t>(*v);
+      return {};
+    };
+  };
+  auto name_field = [&](const toml::node& n) -> Status {
+    Result<std::string> v = get_string(ctx, n, "bdf");
+    if (!v) return v.error();
+    if (v->empty()) return ctx.at(n, "device name is empty");
+    if (!dev.name.empty()) return ctx.at(n, "give either 'bdf' or 'name', not both");
+    dev.name = *v;
+    return {};
+  };
+  Status s = each_key(ctx, *t, "[[group.device]]",
+                      {{"bdf", name_field},
+                       {"name", name_field},
+                       {"vendor", u16_field(&dev.vendor, "vendor")},
+                       {"device-id", u16_field(&dev.device_id, "device-id")},
+                       {"class",
+                        [&](const toml::node& n) -> Status {
+                          Result<uint64_t> v = get_u64(ctx, n, "class", 0xffffff);
+                          if (!v) return v.error();
+                          dev.class_code = static_cast<uint32_t>(*v);
+                          return {};
+                        }},
+                       {"driver",
+                        [&](const toml::node& n) -> Status {
+                          Result<std::string> v = get_string(ctx, n, "driver");
+                          if (!v) return v.error();
+                          dev.driver = *v;
+                          return {};
+                        }},
+                       {"dma-bits",
+                        [&](const toml::node& n) -> Status {
+                          Result<unsigned> v = get_bits(ctx, n, "dma-bits");
+                          if (!v) return v.error();
+                          dev.declared_dma_bits = *v;
+                          return {};
+                        }},
+                       {"dma-mask-bits",
+                        [&](const toml::node& n) -> Status {
+                          Result<unsigned> v = get_bits(ctx, n, "dma-mask-bits");
+                          if (!v) return v.error();
+                          dev.dma_mask_bits = *v;
+                          return {};
+                        }},
+                       {"iommu",
+                        [&](const toml::node& n) -> Status {
+                          Result<std::string> v = get_string(ctx, n, "iommu");
+                          if (!v) return v.error();
+                          dev.iommu = *v;
+                          return {};
+                        }},
+                       {"has-iommu",
+                        [&](const toml::node& n) -> Status {
+                          Result<bool> v = get_bool(ctx, n, "has-iommu");
+                          if (!v) return v.error();
+                          dev.has_iommu = *v;
+                          return {};
+                        }},
+                       {"regions",
+                        [&](const toml::node& n) -> Status {
+                          const toml::array* a = n.as_array();
+                          if (a == nullptr)
+                            return ctx.at(n, "'regions' must be an array of tables");
+                          for (const toml::node& r : *a) {
+                            Result<ReservedRegion> region =
+                                get_region(ctx, r, dev.name.empty() ? "the device" : dev.name);
+                            if (!region) return region.error();
+                            dev.firmware_regions.push_back(std::move(*region));
+                          }
+                          return {};
+                        }}},
+                      {});
+  if (!s) return s.error();
+  if (dev.name.empty()) return ctx.at(node, "[[group.device]] needs 'bdf' (or 'name')");
+  dev.is_pci = is_pci_address(dev.name);
+  for (ReservedRegion& r : dev.firmware_regions)
+    if (r.provenance.size() == 1 && r.provenance[0].detail == "firmware region of the device")
+      r.provenance[0].detail = "firmware region of " + dev.name;
+  return dev;
+}
+
+Result<IommuUnit> get_iommu(const Ctx& ctx, const toml::node& node) {
+  const toml::table* t = node.as_table();
+  if (t == nullptr) return ctx.at(node, "[[iommu]] must be a table");
+  IommuUnit unit;
+  bool has_driver = false;
+  auto reg64 = [&](std::optional<uint64_t>* out, std::string_view key) {
+    return [&ctx, out, key](const toml::node& n) -> Status {
+      Result<uint64_t> v = get_u64(ctx, n, key);
+      if (!v) return v.error();
+      *out = *v;
+      return {};
+    };
+  };
+  Status s = each_key(ctx, *t, "[[iommu]]",
+                      {{"name",
+                        [&](const toml::node& n) -> Status {
+                          Result<std::string> v = get_string(ctx, n, "name");
+                          if (!v) return v.error();
+                          if (v->empty()) return ctx.at(n, "IOMMU name is empty");
+                          unit.name = *v;
+                          return {};
+                        }},
+                       {"driver",
+                        [&](const toml::node& n) -> Status {
+                          Result<std::string> v = get_string(ctx, n, "driver");
+                          if (!v) return v.error();
+                          Result<IommuDriver> d = parse_driver_name(*v);
+                          if (!d) return ctx.at(n, d.error().message);
+                          unit.driver = *d;
+                          has_driver = true;
+                          return {};
+                        }},
+                       {"address-bits",
+                        [&](const toml::node& n) -> Status {
+                          Result<unsigned> v = get_bits(ctx, n, "address-bits");
+                          if (!v) return v.error();
+                          unit.address_bits = *v;
+                          return {};
+                        }},
+                       {"aperture",
+                        [&](const toml::node& n) -> Status {
+                          Result<Range> v = get_pair_range(ctx, n, "aperture");
+                          if (!v) return v.error();
+                          unit.aperture = *v;
+                          return {};
+                        }},
+                       {"page-sizes", reg64(&unit.page_sizes, "page-sizes")},
+                       {"intel-cap", reg64(&unit.intel_cap, "intel-cap")},
+                       {"intel-ecap", reg64(&unit.intel_ecap, "intel-ecap")},
+                       {"amd-efr", reg64(&unit.amd_efr, "amd-efr")},
+                       {"amd-efr2", reg64(&unit.amd_efr2, "amd-efr2")},
+                       {"amd-cap",
+                        [&](const toml::node& n) -> Status {
+                          Result<uint64_t> v = get_u64(ctx, n, "amd-cap", 0xffffffff);
+                          if (!v) return v.error();
+                          unit.amd_cap = static_cast<uint32_t>(*v);
+                          return {};
+                        }}},
+                      {"name", "driver"});
+  if (!s) return s.error();
+  (void)has_driver;
+  if (unit.address_bits && unit.aperture)
+    return ctx.at(node, "give either 'address-bits' or 'aperture', not both");
+  if (unit.page_sizes && *unit.page_sizes == 0)
+    return ctx.at(node, "'page-sizes' must have at least one bit set");
+  return unit;
+}
+
+Result<Group> get_group(const Ctx& ctx, const toml::node& node) {
+  const toml::table* t = node.as_table();
+  if (t == nullptr) return ctx.at(node, "[[group]] must be a table");
+  Group group;
+  group.type = "DMA";
+  std::string iommu;
+  // The device array needs the group's IOMMU, which may come later in the table.
+  if (const toml::node* n = t->get("iommu")) {
+    Result<std::string> v = get_string(ctx, *n, "iommu");
+    if (!v) return v.error();
+    iommu = *v;
+  }
+  Status s =
+      each_key(ctx, *t, "[[group]]",
+               {{"id",
+                 [&](const toml::node& n) -> Status {
+                   Result<uint64_t> v = get_u64(ctx, n, "id", 0xffffffff);
+                   if (!v) return v.error();
+                   group.id = static_cast<uint32_t>(*v);
+                   return {};
+                 }},
+                {"iommu", [&](const toml::node&) -> Status { return {}; }},
+                {"type",
+                 [&](const toml::node& n) -> Status {
+                   Result<std::string> v = get_string(ctx, n, "type");
+                   if (!v) return v.error();
+                   static const std::set<std::string, std::less<>> kTypes = {
+                       "DMA", "DMA-FQ", "identity", "blocked", "unmanaged", "auto"};
+                   if (!kTypes.count(*v))
+                     return ctx.at(n, "unknown group type '" + *v +
+                                          "' (DMA, DMA-FQ, identity, blocked, unmanaged, auto)");
+                   group.type = *v;
+                   return {};
+                 }},
+                {"device",
+                 [&](const toml::node& n) -> Status {
+                   const toml::array* a = n.as_array();
+                   if (a == nullptr) return ctx.at(n, "'device' must be written [[group.device]]");
+                   for (const toml::node& d : *a) {
+                     Result<Device> dev = get_device(ctx, d, iommu);
+                     if (!dev) return dev.error();
+                     group.devices.push_back(std::move(*dev));
+                   }
+                   return {};
+                 }}},
+               {"id"});
+  if (!s) return s.error();
+  return group;
+}
+
+}  // namespace
+
+Result<Host> parse_topology(std::string_view text, const std::string& file_name) {
+  toml::table root;
+  try {
+    root = toml::parse(text, file_name);
+  } catch (const toml::parse_error& e) {
+    return make_error(EINVAL, file_name + ":" + std::to_string(e.source().begin.line) + ":" +
+                                  std::to_string(e.source().begin.column) + ": " +
+                                  std::string(e.description()));
+  }
+  Ctx ctx{file_name};
+  Host host;
+  std::vector<uint32_t> group_lines;
+  host.source = "topology " + file_name;
+  Status s =
+      each_key(ctx, root, "the topology",
+               {{"kernel",
+                 [&](const toml::node& n) -> Status {
+                   Result<std::string> v = get_string(ctx, n, "kernel");
+                   if (!v) return v.error();
+                   Result<KernelVersion> k = KernelVersion::parse(*v);
+                   if (!k) return ctx.at(n, k.error().message);
+                   host.kernel = *k;
+                   return {};
+                 }},
+                {"iommu",
+                 [&](const toml::node& n) -> Status {
+                   const toml::array* a = n.as_array();
+                   if (a == nullptr) return ctx.at(n, "'iommu' must be written [[iommu]]");
+                   for (const toml::node& u : *a) {
+                     Result<IommuUnit> unit = get_iommu(ctx, u);
+                     if (!unit) return unit.error();
+                     if (host.find_iommu(unit->name))
+                       return ctx.at(u, "IOMMU '" + unit->name + "' defined twice");
+                     host.iommus.push_back(std::move(*unit));
+                   }
+                   return {};
+                 }},
+                {"group",
+                 [&](const toml::node& n) -> Status {
+                   const toml::array* a = n.as_array();
+                   if (a == nullptr) return ctx.at(n, "'group' must be written [[group]]");
+                   for (const toml::node& g : *a) {
+                     Result<Group> group = get_group(ctx, g);
+                     if (!group) return group.error();
+                     if (host.find_group(group->id))
+                       return ctx.at(g, "group " + std::to_string(group->id) + " defined twice");
+                     for (const Device& d : group->devices) {
+                       for (const Group& other : host.groups)
+                         for (const Device& o : other.devices)
+                           if (o.name == d.name)
+                             return ctx.at(g, "device " + d.name + " is in groups " +
+                                                  std::to_string(other.id) + " and " +
+                                                  std::to_string(group->id));
+                     }
+                     group_lines.push_back(g.source().begin.line);
+                     host.groups.push_back(std::move(*group));
+                   }
+                   return {};
+                 }}},
+               {});
+  if (!s) return s.error();
+  // Tables come in key order, so units are checked once everything is read.
+  for (size_t i = 0; i < host.groups.size(); ++i) {
+    for (const Device& d : host.groups[i].devices) {
+      if (!d.iommu.empty() && !host.find_iommu(d.iommu))
+        return make_error(EINVAL, file_name + ":" + std::to_string(group_lines[i]) + ": device " +
+                                      d.name + ": no [[iommu]] named '" + d.iommu + "'");
+    }
+  }
+  std::sort(host.groups.begin(), host.groups.end(),
+            [](const Group& a, const Group& b) { return a.id < b.id; });
+  return host;
+}
+
+}  // namespace iovamap

@@ -1,0 +1,180 @@
+// Topology files: every example parses, hand cases for each key, and bad input names the file
+// and line.
+#include "iovamap/topology.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+namespace iovamap {
+namespace {
+
+Result<Host> parse(const std::string& text) {
+  return parse_topology(text, "t.toml");
+}
+
+TEST(Topology, TheIssueExample) {
+  Result<Host> h = parse(R"(
+kernel = "6.12"
+[[iommu]]
+name = "dmar0"
+driver = "intel"            # intel | amd | arm-smmu-v3 | arm-smmu | virtio | generic
+address-bits = 39           # or aperture = ["0x0", "0x7fffffffff"]
+[[group]]
+id = 6
+iommu = "dmar0"
+type = "DMA"
+[[group.device]]
+bdf = "0000:01:00.0"
+class = "0x020000"
+driver = "vfio-pci"
+dma-bits = 40               # a declared limit
+regions = [ { first = "0x0", last = "0xffffff", type = "direct" } ]  # firmware regions
+)");
+  ASSERT_TRUE(h) << h.error().message;
+  EXPECT_EQ(h->kernel, (KernelVersion{6, 12}));
+  EXPECT_EQ(h->source, "topology t.toml");
+  ASSERT_EQ(h->iommus.size(), 1u);
+  EXPECT_EQ(h->iommus[0].driver, IommuDriver::kIntel);
+  EXPECT_EQ(h->iommus[0].address_bits, 39u);
+  ASSERT_EQ(h->groups.size(), 1u);
+  const Group& g = h->groups[0];
+  EXPECT_EQ(g.id, 6u);
+  EXPECT_EQ(g.type, "DMA");
+  ASSERT_EQ(g.devices.size(), 1u);
+  const Device& d = g.devices[0];
+  EXPECT_EQ(d.name, "0000:01:00.0");
+  EXPECT_TRUE(d.is_pci);
+  EXPECT_EQ(d.class_code, 0x020000u);
+  EXPECT_EQ(d.driver, "vfio-pci");
+  EXPECT_EQ(d.declared_dma_bits, 40u);
+  EXPECT_FALSE(d.dma_mask_bits);
+  EXPECT_EQ(d.iommu, "dmar0");
+  ASSERT_EQ(d.firmware_regions.size(), 1u);
+  EXPECT_EQ(d.firmware_regions[0].range(), (Range{0, 0xffffff}));
+  EXPECT_EQ(d.firmware_regions[0].type, RegionType::kDirect);
+  ASSERT_EQ(d.firmware_regions[0].provenance.size(), 1u);
+  EXPECT_EQ(d.firmware_regions[0].provenance[0].origin, Origin::kFirmware);
+}
+
+TEST(Topology, EdgesOfTheAddressSpace) {
+  Result<Host> h = parse(R"(
+[[iommu]]
+name = "v"
+driver = "virtio"
+aperture = [0, "0xffffffffffffffff"]
+page-sizes = "0xfffffffffffff000"
+[[group]]
+id = 4294967295
+[[group.device]]
+name = "platform-dev"
+iommu = "v"
+has-iommu = false
+regions = [ { start = "0xfffffffffffff000", size = "4KiB", type = "reserved" },
+            { start = 0, size = "16EiB", type = "sw-msi" } ]
+)");
+  ASSERT_TRUE(h) << h.error().message;
+  EXPECT_EQ(h->iommus[0].aperture, Range::all());
+  EXPECT_EQ(h->groups[0].id, 0xffffffffu);
+  const Device& d = h->groups[0].devices[0];
+  EXPECT_FALSE(d.is_pci);
+  EXPECT_FALSE(d.has_iommu);
+  EXPECT_EQ(d.firmware_regions[0].range(), (Range{0xfffffffffffff000, kMaxAddress}));
+  EXPECT_EQ(d.firmware_regions[1].range(), Range::all());
+  EXPECT_EQ(d.firmware_regions[1].type, RegionType::kSwMsi);
+  EXPECT_EQ(h->kernel, KernelVersion::newest());  // no kernel key
+}
+
+TEST(Topology, GroupsSortedAndDeviceOrderKept) {
+  Result<Host> h = parse(R"(
+[[group]]
+id = 9
+[[group.device]]
+bdf = "0000:00:1f.3"
+[[group.device]]
+bdf = "0000:00:1f.0"
+[[group]]
+id = 2
+)");
+  ASSERT_TRUE(h) << h.error().message;
+  EXPECT_EQ(h->groups[0].id, 2u);
+  EXPECT_EQ(h->groups[1].devices[0].name, "0000:00:1f.3");
+}
+
+TEST(Topology, BadInputNamesTheFileAndLine) {
+  struct Case {
+    std::string text, expect;
+  };
+  for (
+      const Case& c : std::vector<Case>{
+          {"kernel = 6.12\n", "t.toml:1"},
+          {"kernel = \"six\"\n", "t.toml:1: bad kernel version"},
+          {"\n[[iommu]]\nname = \"a\"\ndriver = \"intell\"\n", "t.toml:4: unknown IOMMU driver"},
+          {"[[iommu]]\nname = \"a\"\n", "t.toml:1: [[iommu]] needs 'driver'"},
+          {"[[iommu]]\nname = \"a\"\ndriver = \"amd\"\naddress-bits = 65\n", "t.toml:4"},
+          {"[[iommu]]\nname = \"a\"\ndriver = \"amd\"\naddress-bits = 0\n", "t.toml:4"},
+          {"[[iommu]]\nname = \"a\"\ndriver = \"amd\"\naddress-bits = 39\naperture = [0, 1]\n",
+           "not both"},
+          {"[[iommu]]\nname = \"a\"\ndriver = \"amd\"\naperture = [\"0x2\", \"0x1\"]\n",
+           "t.toml:4"},
+          {"[[iommu]]\nname = \"a\"\ndriver = \"amd\"\n[[iommu]]\nname = \"a\"\ndriver = \"amd\"\n",
+           "defined twice"},
+          {"[[group]]\nid = -1\n", "t.toml:2: 'id' must not be negative"},
+          {"[[group]]\nid = \"0x100000000\"\n", "t.toml:2"},
+          {"[[group]]\nid = 1\ntype = \"dma\"\n", "t.toml:3: unknown group type"},
+          {"[[group]]\nid = 1\n[[group]]\nid = 1\n", "defined twice"},
+          {"[[group]]\nid = 1\nbogus = 2\n", "t.toml:3: unknown key 'bogus'"},
+          {"[[group]]\nid = 1\n[[group.device]]\nclass = 1\n", "t.toml:3: [[group.device]] needs"},
+          {"[[group]]\nid = 1\n[[group.device]]\nbdf = \"a\"\nname = \"b\"\n", "not both"},
+          {"[[group]]\nid = 1\niommu = \"x\"\n[[group.device]]\nbdf = \"a\"\n",
+           "t.toml:1: device a: no [[iommu]] named 'x'"},
+          {"[[group]]\nid = 1\n[[group.device]]\nbdf = \"a\"\n[[group]]\nid = 2\n"
+           "[[group.device]]\nbdf = \"a\"\n",
+           "in groups 1 and 2"},
+          {"[[group]]\nid = 1\n[[group.device]]\nbdf = \"a\"\nclass = \"0x1000000\"\n", "t.toml:5"},
+          {"[[group]]\nid = 1\n[[group.device]]\nbdf = \"a\"\ndma-bits = \"40x\"\n", "t.toml:5"},
+          {"[[group]]\nid = 1\n[[group.device]]\nbdf = \"a\"\n"
+           "regions = [ { first = 1, last = 0, type = \"direct\" } ]\n",
+           "t.toml:5: region: first 0x1 is above last"},
+          {"[[group]]\nid = 1\n[[group.device]]\nbdf = \"a\"\n"
+           "regions = [ { first = 1, size = 2, type = \"direct\" } ]\n",
+           "t.toml:5: region needs either"},
+          {"[[group]]\nid = 1\n[[group.device]]\nbdf = \"a\"\n"
+           "regions = [ { start = \"0xffffffffffffffff\", size = 2, type = \"msi\" } ]\n",
+           "passes 2^64-1"},
+          {"[[group]]\nid = 1\n[[group.device]]\nbdf = \"a\"\n"
+           "regions = [ { first = 0, last = 1, type = \"floppy\" } ]\n",
+           "t.toml:5: unknown region type"},
+          {"[[group]]\nid = 1\n[[group.device]]\nbdf = \"a\"\nregions = [ 1 ]\n", "t.toml:5"},
+          {"[[group]\n", "t.toml:1:"},
+          {"a = \"\n", "t.toml:1:"},
+      }) {
+    Result<Host> h = parse(c.text);
+    ASSERT_FALSE(h) << c.text;
+    EXPECT_NE(h.error().message.find(c.expect), std::string::npos)
+        << c.text << "\n=> " << h.error().message;
+  }
+}
+
+TEST(Topology, EveryExampleParses) {
+  int count = 0;
+  for (const auto& entry :
+       std::filesystem::directory_iterator(std::string(IOVAMAP_SOURCE_DIR) + "/examples")) {
+    if (entry.path().extension() != ".toml") continue;
+    std::ifstream in(entry.path());
+    std::stringstream text;
+    text << in.rdbuf();
+    Result<Host> h = parse_topology(text.str(), entry.path().filename().string());
+    EXPECT_TRUE(h) << h.error().message;
+    if (h) {
+      EXPECT_FALSE(h->groups.empty()) << entry.path();
+    }
+    ++count;
+  }
+  EXPECT_GE(count, 4);
+}
+
+}  // namespace
+}  // namespace iovamap
