@@ -1,5 +1,7 @@
 #include "iovamap/discovery.h"
 
+#include "iovamap/iommu_driver.h"
+
 #include <algorithm>
 #include <charconv>
 
@@ -10,6 +12,7 @@ namespace {
 constexpr std::string_view kGroupsDir = "sys/kernel/iommu_groups";
 constexpr std::string_view kIommuClassDir = "sys/class/iommu";
 constexpr std::string_view kOsRelease = "proc/sys/kernel/osrelease";
+constexpr std::string_view kCmdline = "proc/cmdline";
 
 std::string join(std::string_view dir, std::string_view name) {
   std::string out(dir);
@@ -40,11 +43,11 @@ Result<std::optional<std::string>> link_optional(SysfsReader& reader, const std:
 // Reads an optional number file into `out` (left empty when the file is missing).
 template <class T>
 Status read_number(SysfsReader& reader, const std::string& path, std::optional<T>* out,
-                   uint64_t max, bool bare_hex = false) {
+                   uint64_t max) {
   Result<std::optional<std::string>> text = read_optional(reader, path);
   if (!text) return text.error();
   if (!*text) return {};
-  Result<uint64_t> v = parse_sysfs_number(**text, reader.display(path), bare_hex);
+  Result<uint64_t> v = parse_sysfs_number(**text, reader.display(path));
   if (!v) return v.error();
   if (*v > max)
     return make_error(EINVAL, reader.display(path) + ":1: value " + hex(*v) + " out of range");
@@ -74,6 +77,35 @@ IommuDriver unit_driver(const std::vector<std::string>& entries, std::string_vie
   return IommuDriver::kGeneric;
 }
 
+// The kernel parameters that change a unit's paging domains and that only the command line
+// shows: intel_iommu=sm_on|sm_off (drivers/iommu/intel/iommu.c, intel_iommu_setup) and
+// amd_iommu=pgtbl_v1|pgtbl_v2 (drivers/iommu/amd/init.c, parse_amd_iommu_options). Options are
+// comma-separated; a later one wins, as in the kernel's parsers.
+void apply_cmdline(const std::optional<std::string>& cmdline, IommuUnit* unit) {
+  if (!cmdline) return;
+  std::string_view rest = *cmdline;
+  while (!rest.empty()) {
+    size_t sp = rest.find_first_of(" \n\t");
+    std::string_view word = rest.substr(0, sp);
+    rest.remove_prefix(sp == std::string_view::npos ? rest.size() : sp + 1);
+    std::string_view key = word.substr(0, word.find('='));
+    if (key.size() == word.size()) continue;
+    std::string_view options = word.substr(key.size() + 1);
+    while (!options.empty()) {
+      size_t comma = options.find(',');
+      std::string_view opt = options.substr(0, comma);
+      options.remove_prefix(comma == std::string_view::npos ? options.size() : comma + 1);
+      if (key == "intel_iommu" && unit->driver == IommuDriver::kIntel) {
+        if (opt == "sm_on") unit->intel_scalable_mode = true;
+        if (opt == "sm_off") unit->intel_scalable_mode = false;
+      } else if (key == "amd_iommu" && unit->driver == IommuDriver::kAmd) {
+        if (opt == "pgtbl_v2") unit->amd_v2_page_table = true;
+        if (opt == "pgtbl_v1") unit->amd_v2_page_table = false;
+      }
+    }
+  }
+}
+
 // Where a link in sysfs points, as a root-relative path; `path` itself when it is a real
 // directory (some hand-made snapshots copy class directories).
 Result<std::string> follow(SysfsReader& reader, const std::string& path) {
@@ -83,8 +115,7 @@ Result<std::string> follow(SysfsReader& reader, const std::string& path) {
   return text.error();
 }
 
-Result<IommuUnit> read_unit(SysfsReader& reader, const std::string& name,
-                            std::vector<std::string>* warnings) {
+Result<IommuUnit> read_unit(SysfsReader& reader, const std::string& name, KernelVersion kernel) {
   IommuUnit unit;
   unit.name = name;
   Result<std::string> dir = follow(reader, join(kIommuClassDir, name));
@@ -94,22 +125,34 @@ Result<IommuUnit> read_unit(SysfsReader& reader, const std::string& name,
   unit.driver = unit_driver(*entries, name, *dir);
   if (unit.driver == IommuDriver::kIntel) {
     std::string regs = join(*dir, "intel-iommu");
-    if (Status s = read_number(reader, join(regs, "cap"), &unit.intel_cap, kMaxAddress, true); !s)
-      return s.error();
-    if (Status s = read_number(reader, join(regs, "ecap"), &unit.intel_ecap, kMaxAddress, true); !s)
-      return s.error();
+    for (auto [file, field] : {std::pair{"cap", &unit.intel_cap}, {"ecap", &unit.intel_ecap}}) {
+      std::string path = join(regs, file);
+      Result<std::optional<std::string>> text = read_optional(reader, path);
+      if (!text) return text.error();
+      if (!*text) continue;
+      Result<uint64_t> v = parse_intel_register(**text, reader.display(path));
+      if (!v) return v.error();
+      *field = *v;
+    }
   } else if (unit.driver == IommuDriver::kAmd) {
     std::string regs = join(*dir, "amd-iommu");
-    if (Status s = read_number(reader, join(regs, "cap"), &unit.amd_cap, 0xffffffff, true); !s)
-      return s.error();
-    // The features file changed format across kernels ("EFR", "EFR2:EFR", "EFR:EFR2"); the
-    // AMD driver model parses it. Until then the text is read (so snapshots capture it) but
-    // the unit's EFR stays unknown, and the model says so.
-    Result<std::optional<std::string>> features = read_optional(reader, join(regs, "features"));
+    std::string cap_path = join(regs, "cap");
+    Result<std::optional<std::string>> cap = read_optional(reader, cap_path);
+    if (!cap) return cap.error();
+    if (*cap) {
+      Result<uint32_t> v = parse_amd_cap(**cap, reader.display(cap_path));
+      if (!v) return v.error();
+      unit.amd_cap = *v;
+    }
+    std::string features_path = join(regs, "features");
+    Result<std::optional<std::string>> features = read_optional(reader, features_path);
     if (!features) return features.error();
-    if (*features)
-      warnings->push_back(reader.display(join(regs, "features")) +
-                          ": AMD feature registers not interpreted by this build");
+    if (*features) {
+      Result<AmdFeatures> f = parse_amd_features(**features, reader.display(features_path), kernel);
+      if (!f) return f.error();
+      unit.amd_efr = f->efr;
+      unit.amd_efr2 = f->efr2;
+    }
   }
   return unit;
 }
@@ -228,12 +271,16 @@ Result<Discovery> discover(SysfsReader& reader, std::string source) {
                            out.host.kernel.to_string() + " assumed");
   }
 
+  Result<std::optional<std::string>> cmdline = read_optional(reader, std::string(kCmdline));
+  if (!cmdline) return cmdline.error();
+
   Result<std::vector<std::string>> units = reader.list_dir(kIommuClassDir);
   if (!units && units.error().code != ENOENT) return units.error();
   if (units) {
     for (const std::string& name : *units) {
-      Result<IommuUnit> unit = read_unit(reader, name, &out.warnings);
+      Result<IommuUnit> unit = read_unit(reader, name, out.host.kernel);
       if (!unit) return unit.error();
+      apply_cmdline(*cmdline, &*unit);
       out.host.iommus.push_back(std::move(*unit));
     }
   }

@@ -76,6 +76,9 @@ TEST(Discovery, AmdAndVirtioSnapshots) {
   EXPECT_EQ(amd.host.iommus[0].name, "ivhd0");
   EXPECT_EQ(amd.host.iommus[0].driver, IommuDriver::kAmd);
   EXPECT_EQ(amd.host.iommus[0].amd_cap, uint32_t{0x1f03000f});
+  EXPECT_EQ(amd.host.iommus[0].amd_efr, uint64_t{0x29d3});  // "29d3:0", the 6.5+ EFR:EFR2 form
+  EXPECT_EQ(amd.host.iommus[0].amd_efr2, uint64_t{0});
+  EXPECT_FALSE(amd.host.iommus[0].amd_v2_page_table);  // no amd_iommu= on the command line
   EXPECT_EQ(amd.host.groups.size(), 9u);
   EXPECT_EQ(amd.host.groups[0].type, "DMA");
 
@@ -176,6 +179,30 @@ TEST(Discovery, BadFilesAreErrorsNamingTheFileAndLine) {
     ASSERT_FALSE(d) << c.path;
     EXPECT_NE(d.error().message.find(c.expect), std::string::npos) << d.error().message;
   }
+}
+
+TEST(Discovery, CommandLineSettingsOfTheUnits) {
+  FakeSysfs f;
+  f.add_file("proc/sys/kernel/osrelease", "6.12.1\n");
+  f.add_file("proc/cmdline",
+             "BOOT_IMAGE=/vmlinuz intel_iommu=on,sm_off quiet amd_iommu=pgtbl_v2\n");
+  f.add_file("sys/devices/virtual/iommu/dmar0/intel-iommu/cap", "d2008c22260206\n");
+  f.add_link("sys/class/iommu/dmar0", "../../devices/virtual/iommu/dmar0");
+  f.add_file("sys/devices/pci0000:00/0000:00:00.2/iommu/ivhd0/amd-iommu/features", "29d3:0\n");
+  f.add_link("sys/class/iommu/ivhd0", "../../devices/pci0000:00/0000:00:00.2/iommu/ivhd0");
+  Result<Discovery> d = discover(f, "fake");
+  ASSERT_TRUE(d) << d.error().message;
+  ASSERT_EQ(d->host.iommus.size(), 2u);
+  EXPECT_EQ(d->host.iommus[0].intel_scalable_mode, false);
+  EXPECT_FALSE(d->host.iommus[0].amd_v2_page_table);
+  EXPECT_EQ(d->host.iommus[1].amd_v2_page_table, true);
+  EXPECT_FALSE(d->host.iommus[1].intel_scalable_mode);
+  f.add_file("sys/devices/virtual/iommu/dmar0/intel-iommu/cap", "0xd2008c22260206\n");
+  Result<Discovery> bad = discover(f, "fake");
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message.find("fake/sys/devices/virtual/iommu/dmar0/intel-iommu/cap"),
+            std::string::npos)
+      << bad.error().message;
 }
 
 TEST(Discovery, ParsesSysfsNumbers) {
