@@ -15,6 +15,11 @@ std::string dom_owner(const std::string& key) {
   return "dom:" + key;
 }
 
+// 1 << __ffs(bitmap): the smallest page size; a domain without sizes counts as PAGE_SIZE.
+uint64_t smallest_page(uint64_t bitmap) {
+  return bitmap ? uint64_t{1} << std::countr_zero(bitmap) : kPageSize;
+}
+
 }  // namespace
 
 bool IoasModel::reserved_overlaps(const Range& r, const Reservation** hit) const {
@@ -58,8 +63,7 @@ void IoasModel::unreserve(const std::string& owner) {
 void IoasModel::recompute_alignment() {
   // iopt_calculate_iova_alignment: the largest smallest-page-size over the domains, from 1.
   uint64_t a = 1;
-  for (const DomainState& d : domains_)
-    a = std::max(a, uint64_t{1} << std::countr_zero(d.domain.pgsize_bitmap));
+  for (const DomainState& d : domains_) a = std::max(a, smallest_page(d.domain.pgsize_bitmap));
   alignment_ = a;
 }
 
@@ -106,8 +110,7 @@ Status IoasModel::attach(const IoasDevice& device, const IoasDomain& domain) {
     return e;
   };
   std::string dom = "domain " + domain.key;
-  uint64_t smallest =
-      domain.pgsize_bitmap ? uint64_t{1} << std::countr_zero(domain.pgsize_bitmap) : kPageSize;
+  uint64_t smallest = smallest_page(domain.pgsize_bitmap);
   uint64_t new_alignment = std::max(smallest, alignment_);
   if (new_alignment > kPageSize)
     return fail(make_error(EINVAL, dom + ": smallest page size " + human_size(smallest) +
