@@ -21,14 +21,15 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <ostream>
 #include <string>
 #include <vector>
 
+#include "iommufd_live.h"
 #include "iovamap/range.h"
 #include "iovamap/result.h"
-#include "iommufd_live.h"
 #include "vfio_live.h"
 
 namespace iovamap {
@@ -56,9 +57,13 @@ class LiveType1Session : public LiveType1 {
 
 // What the model predicts for one container holding the given groups.
 struct Type1Prediction {
-  std::vector<Range> ranges;                // the usable list (capability 1)
-  uint64_t iova_pgsizes = 0;                // the page-size bitmap
+  std::vector<Range> ranges;                  // the usable list (capability 1)
+  uint64_t iova_pgsizes = 0;                  // the page-size bitmap
   std::optional<std::vector<uint8_t>> reply;  // the whole GET_INFO reply, when modelled
+  std::vector<Range> reply_undefined;         // byte offsets of `reply` the kernel leaves undefined
+  // The model's MAP_DMA verdict (0 or an errno) for one mapping into the empty container;
+  // when empty, type1_map_verdict on `ranges` and `iova_pgsizes`.
+  std::function<int(uint64_t iova, uint64_t size)> map_verdict;
 };
 
 // What the model predicts for one IOAS with the given devices attached.
@@ -84,10 +89,10 @@ struct VerifyReport {
 };
 
 // Compares the container's GET_INFO reply with `model` (ranges, page sizes, and the reply bytes
-// when the model has them); with `probe`, maps one page (the smallest page size) at every
-// point of type1_probe_points(kernel ranges, reserved) and compares the kernel's MAP_DMA verdict
-// with the model's (type1_map_verdict on the model's ranges). An error only when the kernel
-// could not be asked (GET_INFO or an unmap failed).
+// outside `reply_undefined` when the model has them); with `probe`, maps one page (the
+// smallest page size) at every point of type1_probe_points(kernel ranges, reserved) and
+// compares the kernel's MAP_DMA verdict with the model's (`map_verdict`). An error only when the
+// kernel could not be asked (GET_INFO or an unmap failed).
 Result<VerifyReport> verify_type1(LiveType1& live, const Type1Prediction& model,
                                   const std::vector<Range>& reserved, bool probe);
 

@@ -80,6 +80,25 @@ TEST(VerifyType1, ReplyBytesAndPageSizesCompared) {
   EXPECT_TRUE(kernel.probed.empty());  // no --probe, no mapping
 }
 
+TEST(VerifyType1, UndefinedReplyBytesAndAModelVerdictFunction) {
+  FakeKernel kernel;
+  Type1Prediction model{kernel.ranges, kernel.pgsizes, std::vector<uint8_t>{1, 9, 3}};
+  model.reply_undefined = {{1, 1}};  // byte 1 is stack garbage in the kernel's reply
+  int asked = 0;
+  model.map_verdict = [&](uint64_t iova, uint64_t size) {
+    ++asked;
+    return type1_map_verdict(kernel.ranges, kernel.pgsizes, iova, size);
+  };
+  auto report = verify_type1(kernel, model, kMsi, true);
+  ASSERT_TRUE(report);
+  EXPECT_TRUE(report->ok());
+  EXPECT_EQ(asked, 7);
+  model.reply_undefined.clear();
+  auto strict = verify_type1(kernel, model, kMsi, false);
+  ASSERT_TRUE(strict);
+  EXPECT_FALSE(strict->ok());
+}
+
 TEST(VerifyType1, KernelErrorsPropagate) {
   FakeKernel kernel;
   kernel.fail_info = true;
