@@ -283,6 +283,9 @@ Status Type1Container::map_dma(uint64_t iova, uint64_t size) {
 
 Status Type1Container::map_dma(uint64_t iova, uint64_t size, uint64_t vaddr) {
   auto what = [&] { return "MAP_DMA iova " + hex(iova) + " size " + hex(size); };
+  // vfio_fops_unl_ioctl: without a group the container has no IOMMU backend to pass to.
+  if (attach_order_.empty())
+    return make_error(EINVAL, what() + ": the container has no group, so no IOMMU backend");
   bool fixed = has_end_of_space_fixes(kernel_);
   if (size == 0) return make_error(EINVAL, what() + ": size is 0");
   bool iova_wraps = iova + (size - 1) < iova;

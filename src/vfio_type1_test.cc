@@ -249,6 +249,7 @@ TEST(Type1, PageSizesAreAndedAndFoldedToFourKiB) {
 
 TEST(Type1, MapDmaChecksInKernelOrder) {
   Type1Container c(KernelVersion::newest(), 2);
+  EXPECT_EQ(c.map_dma(0x1000, k4K).error().code, EINVAL);  // no group, no backend
   ASSERT_TRUE(
       c.attach(group(1, Range::all(), {region(0xfee00000, 0xfeefffff, RegionType::kMsi)})).ok());
   EXPECT_EQ(c.map_dma(0x1000, 0).error().code, EINVAL);

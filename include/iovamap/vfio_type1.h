@@ -94,6 +94,7 @@ class Type1Container {
   Status detach(uint32_t group_id);
 
   // vfio_dma_do_map's checks; on success the mapping is recorded. Errors, in order:
+  //   EINVAL  no group attached (the container has no IOMMU backend yet);
   //   EINVAL  size 0; (v6.18+: EOVERFLOW) iova or vaddr range wraps past 2^64-1 [v6.18+
   //           checks wrap before alignment];
   //   EINVAL  size, iova or vaddr not aligned to the smallest page size;
