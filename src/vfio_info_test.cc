@@ -114,6 +114,11 @@ TEST(VfioInfo, CapsByKernelVersion) {
   auto empty = type1_get_info(Type1InfoState{0xfffffffffffff000, 65535, {}}, 1000, k54);
   EXPECT_EQ(empty->flags, kVfioInfoPgsizes);
   EXPECT_EQ(empty->argsz, 1000u);
+  // v6.6 pads the last capability too: with an empty list dma-avail ends the chain at 72
+  // (68 before v6.6).
+  Type1InfoState mdev{0xfffffffffffff000, 65535, {}};
+  EXPECT_EQ(type1_get_info(mdev, 24, GetInfoOptions::for_kernel({6, 12}))->argsz, 72u);
+  EXPECT_EQ(type1_get_info(mdev, 24, GetInfoOptions::for_kernel({6, 1}))->argsz, 68u);
   EXPECT_EQ(GetInfoOptions::for_kernel({6, 6}).layout, CapLayout::kAligned);
   EXPECT_EQ(GetInfoOptions::for_kernel({6, 5}).layout, CapLayout::kPacked);
   EXPECT_FALSE(GetInfoOptions::for_kernel({5, 9}).dma_avail_cap);
