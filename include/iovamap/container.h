@@ -1,0 +1,57 @@
+// Containers: IOMMU groups used together, under a policy.
+//
+// A VMM or userspace driver puts one or more groups into one VFIO type1 container (or attaches
+// their devices to one iommufd IOAS) and then maps memory. What it may map depends on every
+// group in it: the intersection of the apertures, minus every group's reserved regions. These
+// functions build the per-group models (policy.h) and replay the attaches in order on the
+// container models (vfio_type1.h, iommufd_ioas.h), so the answer is the kernel's, node for
+// node, with the kernel's errno when an attach would fail.
+//
+// Example:
+//   Result<Type1Model> m = model_type1(host, {7, 8}, Policy::kKernel);
+//   if (!m) return m.error();                  // e.g. EINVAL: group 8's aperture misses ...
+//   to_sysfs_lines(m->container.iova_list());  // what VFIO_IOMMU_GET_INFO would report
+//
+// Sharp edges: the order of `group_ids` is the attach order, and it can matter (the trim
+// quirk). Groups share a type1 domain when they sit behind the same IOMMU driver with the same
+// aperture and page sizes (type1 tries the existing domains first). An unknown aperture is
+// taken as [0, 2^64-1] with a warning; unknown page sizes as 4 KiB with a warning.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "iovamap/host.h"
+#include "iovamap/iommufd_ioas.h"
+#include "iovamap/policy.h"
+#include "iovamap/vfio_type1.h"
+
+namespace iovamap {
+
+struct Type1Model {
+  Policy policy = Policy::kEffective;
+  std::vector<GroupModel> groups;  // in attach order
+  Type1Container container;        // after every attach
+  std::vector<std::string> warnings;
+};
+
+// Attaches `group_ids`, in order, to a new type1 container. ENOENT for a group the host does
+// not have, EINVAL for an empty or repeated list; an attach the kernel would refuse returns the
+// kernel's errno with a message naming the group and the reason.
+Result<Type1Model> model_type1(const Host& host, const std::vector<uint32_t>& group_ids,
+                               Policy policy);
+
+struct IoasModelResult {
+  Policy policy = Policy::kEffective;
+  std::vector<GroupModel> groups;  // in attach order
+  IoasModel ioas;                  // after attaching every device of every group
+  std::vector<std::string> warnings;
+};
+
+// Attaches every device of `group_ids`, in order, to one iommufd IOAS, each device with its
+// own regions under `policy` (iommufd does not merge per group). Errors as model_type1.
+Result<IoasModelResult> model_iommufd(const Host& host, const std::vector<uint32_t>& group_ids,
+                                      Policy policy);
+
+}  // namespace iovamap
