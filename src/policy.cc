@@ -176,13 +176,19 @@ std::vector<std::string> explain_observed_regions(Host& host) {
       if (!found) unexplained.push_back(seen);
     }
     if (unexplained.empty()) continue;
-    Device& first = group.devices.front();
-    for (const ReservedRegion& r : unexplained) {
-      ReservedRegion copy = r;
-      copy.provenance = {Provenance{
-          Origin::kObserved,
-          "group " + std::to_string(group.id) + " reserved_regions (source not modelled)"}};
-      first.firmware_regions.push_back(copy);
+    // A virtio-iommu answers PROBE per endpoint, the same way for each: every device gets the
+    // regions. Elsewhere the first device carries them (one copy merges as the kernel's did).
+    const IommuUnit* unit = host.iommu_of(group);
+    bool per_endpoint = unit && unit->driver == IommuDriver::kVirtio;
+    for (Device& device : group.devices) {
+      for (const ReservedRegion& r : unexplained) {
+        ReservedRegion copy = r;
+        copy.provenance = {Provenance{
+            Origin::kObserved,
+            "group " + std::to_string(group.id) + " reserved_regions (source not modelled)"}};
+        device.firmware_regions.push_back(copy);
+      }
+      if (!per_endpoint) break;
     }
     messages.push_back("group " + std::to_string(group.id) + ": " +
                        std::to_string(unexplained.size()) +

@@ -75,7 +75,8 @@ bool group_has_domain(const Group& group);
 // For hosts read from a running kernel: compares each group's observed reserved_regions with
 // the kernel-policy model and attaches every observed region the model does not produce to the
 // group's first device as a firmware region (Origin::kObserved), so that the model reproduces
-// what the kernel showed. Returns one message per group where it had to do so.
+// what the kernel showed; behind a virtio-iommu, whose PROBE answers each endpoint alike, to
+// every device. Returns one message per group where it had to do so.
 std::vector<std::string> explain_observed_regions(Host& host);
 
 }  // namespace iovamap
