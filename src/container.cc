@@ -77,8 +77,7 @@ Result<IoasModelResult> model_iommufd(const Host& host, const std::vector<uint32
                       .aperture = model.aperture ? model.aperture->range : Range::all(),
                       .pgsize_bitmap = model.page_sizes.value_or(kPageSize)};
     for (const Device& device : group.devices) {
-      Result<std::vector<ReservedRegion>> regions =
-          device_regions_for(host, group, device, policy);
+      Result<std::vector<ReservedRegion>> regions = device_regions_for(host, group, device, policy);
       if (!regions) return regions.error();
       IoasDevice d{.name = device.name, .regions = std::move(*regions)};
       if (Status s = out.ioas.attach(d, domain); !s)

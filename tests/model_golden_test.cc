@@ -67,7 +67,8 @@ TEST_P(SnapshotGolden, ReservedRegionsByteForByte) {
     ASSERT_NE(g, nullptr) << "group " << id;
     Result<GroupModel> m = model_group(host_, *g, Policy::kKernel);
     ASSERT_TRUE(m.ok()) << m.error().message;
-    EXPECT_EQ(m->regions.to_sysfs(), slurp(dir_ / "expected" / ("reserved_regions." + std::to_string(id))))
+    EXPECT_EQ(m->regions.to_sysfs(),
+              slurp(dir_ / "expected" / ("reserved_regions." + std::to_string(id))))
         << GetParam() << " group " << id;
   }
 }
@@ -99,6 +100,21 @@ TEST_P(SnapshotGolden, VfioType1RangesByteForByte) {
     EXPECT_EQ(to_sysfs_lines(m->container.iova_list()),
               slurp(dir_ / "expected" / ("vfio_ranges." + std::to_string(id))))
         << GetParam() << " group " << id;
+  }
+}
+
+// lab.md: after attaching the device, an iommufd IOAS reports exactly the type1 ranges, with
+// alignment 4 KiB.
+TEST_P(SnapshotGolden, IommufdIoasMatchesVfioRanges) {
+  for (uint32_t id : groups_with("vfio_ranges.")) {
+    Result<IoasModelResult> m = model_iommufd(host_, {id}, Policy::kKernel);
+    ASSERT_TRUE(m.ok()) << m.error().message;
+    IovaRangesReply reply = m->ioas.iova_ranges(16);
+    EXPECT_TRUE(reply.status.ok());
+    EXPECT_EQ(to_sysfs_lines(reply.ranges),
+              slurp(dir_ / "expected" / ("vfio_ranges." + std::to_string(id))))
+        << GetParam() << " group " << id;
+    EXPECT_EQ(reply.alignment, 0x1000u);
   }
 }
 
