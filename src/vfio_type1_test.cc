@@ -7,7 +7,9 @@
 #include <rapidcheck/gtest.h>
 
 #include <bitset>
+#include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <map>
 #include <sstream>
 
@@ -89,6 +91,106 @@ TEST(Type1Golden, LastPageMapsFirstPagePastFails) {
   EXPECT_EQ(c.map_dma(0x8000000000, k4K).error().code, EINVAL);
   Status s = c.map_dma(0xfedff000, 2 * k4K);
   EXPECT_EQ(s.error().code, EEXIST) << s.error().message;
+}
+
+// The QEMU lab's captures (tests/data/lab-<config>-<kernel>/expected): for each container the
+// lab built (one group, or `all` groups together) the ranges and page sizes the kernel
+// reported, and the kernel's verdict on a real one-page MAP_DMA at every boundary.
+struct LabConfig {
+  const char* prefix;
+  Range aperture;
+};
+const LabConfig kLabConfigs[] = {
+    {"lab-intel39-", {0, 0x7fffffffff}},
+    {"lab-intel48-", {0, 0xffffffffffff}},
+    {"lab-amd-", Range::all()},
+    {"lab-virtio-", Range::all()},
+};
+
+std::vector<std::string> split_words(const std::string& text) {
+  std::istringstream in(text);
+  std::vector<std::string> out;
+  std::string w;
+  while (in >> w) out.push_back(w);
+  return out;
+}
+
+TEST(Type1Golden, LabContainersAndMapProbes) {
+  namespace fs = std::filesystem;
+  int containers = 0, probes = 0, ioas_checks = 0;
+  for (const auto& entry : fs::directory_iterator(IOVAMAP_TEST_DATA)) {
+    std::string name = entry.path().filename().string();
+    const LabConfig* config = nullptr;
+    for (const LabConfig& c : kLabConfigs)
+      if (name.rfind(c.prefix, 0) == 0) config = &c;
+    fs::path dir = entry.path() / "expected";
+    if (!config || !fs::exists(dir / "vfio_groups")) continue;
+    auto kernel =
+        KernelVersion::parse(read_file((entry.path() / "root/proc/sys/kernel/osrelease").string()));
+    ASSERT_TRUE(kernel.ok()) << name;
+    std::vector<std::string> all = split_words(read_file((dir / "vfio_groups").string()));
+    for (const auto& f : fs::directory_iterator(dir)) {
+      std::string file = f.path().filename().string();
+      if (file.rfind("vfio_ranges.", 0) != 0) continue;
+      std::string tag = file.substr(std::string("vfio_ranges.").size());
+      std::vector<std::string> ids = tag == "all" ? all : std::vector<std::string>{tag};
+      uint64_t pgsizes =
+          std::stoull(read_file((dir / ("iova_pgsizes." + tag)).string()), nullptr, 16);
+      Type1Container c(*kernel);
+      for (const std::string& id : ids) {
+        std::string rr = "reserved_regions." + id;
+        auto regions = parse_sysfs_regions(read_file((dir / rr).string()), rr);
+        ASSERT_TRUE(regions.ok()) << regions.error().message;
+        Status s = c.attach(Type1Group{static_cast<uint32_t>(std::stoul(id)), config->aperture,
+                                       *regions, pgsizes, "iommu"});
+        ASSERT_TRUE(s.ok()) << name << " " << tag << ": " << s.error().message;
+      }
+      EXPECT_EQ(to_sysfs_lines(c.iova_list()), read_file(f.path().string())) << name << " " << tag;
+      EXPECT_EQ(c.pgsize_bitmap(), pgsizes) << name << " " << tag;
+      ++containers;
+      // On the built kernel the lab also asked iommufd: an empty IOAS, then one holding the
+      // same devices (each given its group's regions), then IOMMU_IOAS_IOVA_RANGES.
+      if (fs::exists(dir / ("iommufd_ranges." + tag))) {
+        IoasModel empty;
+        EXPECT_EQ(to_sysfs_lines(empty.usable()) + "alignment 0x1\n",
+                  read_file((dir / ("iommufd_empty." + tag)).string()))
+            << name << " " << tag;
+        IoasModel ioas;
+        for (const std::string& id : ids) {
+          std::string rr = "reserved_regions." + id;
+          auto regions = parse_sysfs_regions(read_file((dir / rr).string()), rr);
+          ASSERT_TRUE(ioas.attach(IoasDevice{"group" + id, *regions},
+                                  IoasDomain{"iommu", config->aperture, pgsizes})
+                          .ok());
+        }
+        EXPECT_EQ(to_sysfs_lines(ioas.usable()) + "alignment " + hex(ioas.iova_alignment()) + "\n",
+                  read_file((dir / ("iommufd_ranges." + tag)).string()))
+            << name << " " << tag;
+        ++ioas_checks;
+      }
+      std::istringstream probe_lines(read_file((dir / ("map_probe." + tag)).string()));
+      std::string line;
+      while (std::getline(probe_lines, line)) {
+        std::vector<std::string> w = split_words(line);
+        if (w.size() < 2 || w[1].rfind("kernel=", 0) != 0) continue;
+        uint64_t iova = std::stoull(w[0], nullptr, 16);
+        std::string verdict = w[1].substr(7);
+        Type1Container fresh = c;
+        Status s = fresh.map_dma(iova, 0x1000);
+        std::string ours = s.ok()                     ? "OK"
+                           : s.error().code == EINVAL ? "EINVAL"
+                                                      : std::to_string(s.error().code);
+        EXPECT_EQ(ours, verdict) << name << " " << tag << " MAP_DMA " << w[0];
+        ++probes;
+      }
+    }
+  }
+  // Every x86 configuration the lab captured; the counts grow with the lab.
+  EXPECT_GE(containers, 8);
+  EXPECT_GE(probes, 50);
+  EXPECT_GE(ioas_checks, 8);
+  std::cout << "lab containers: " << containers << ", MAP_DMA probes: " << probes
+            << ", iommufd IOAS: " << ioas_checks << "\n";
 }
 
 // ---- hand cases -----------------------------------------------------------------------------
