@@ -105,6 +105,9 @@ const LabConfig kLabConfigs[] = {
     {"lab-intel48-", {0, 0xffffffffffff}},
     {"lab-amd-", Range::all()},
     {"lab-virtio-", Range::all()},
+    // SMMUv3 stage 1: the input size is clamped to the CPU's VA bits, 48 on Debian's arm64.
+    {"lab-smmuv3acpi-", {0, 0xffffffffffff}},
+    {"lab-smmuv3dt-", {0, 0xffffffffffff}},
 };
 
 std::vector<std::string> split_words(const std::string& text) {
@@ -185,7 +188,7 @@ TEST(Type1Golden, LabContainersAndMapProbes) {
       }
     }
   }
-  // Every x86 configuration the lab captured; the counts grow with the lab.
+  // Every x86 and arm64 configuration the lab captured; the counts grow with the lab.
   EXPECT_GE(containers, 8);
   EXPECT_GE(probes, 50);
   EXPECT_GE(ioas_checks, 8);
