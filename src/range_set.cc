@@ -4,6 +4,20 @@
 
 namespace iovamap {
 
+namespace {
+
+// Appends `r` to sorted, canonical `out`, merging it into the last range when they touch.
+// Precondition: r.first >= out.back().first.
+void append_merging(std::vector<Range>& out, const Range& r) {
+  if (!out.empty() && out.back().touches(r)) {
+    out.back().last = std::max(out.back().last, r.last);
+  } else {
+    out.push_back(r);
+  }
+}
+
+}  // namespace
+
 RangeSet::RangeSet(std::initializer_list<Range> ranges) {
   for (const Range& r : ranges) add(r);
 }
@@ -12,13 +26,7 @@ RangeSet RangeSet::from_ranges(const std::vector<Range>& ranges) {
   std::vector<Range> sorted = ranges;
   std::sort(sorted.begin(), sorted.end());
   RangeSet set;
-  for (const Range& r : sorted) {
-    if (!set.ranges_.empty() && set.ranges_.back().touches(r)) {
-      set.ranges_.back().last = std::max(set.ranges_.back().last, r.last);
-    } else {
-      set.ranges_.push_back(r);
-    }
-  }
+  for (const Range& r : sorted) append_merging(set.ranges_, r);
   return set;
 }
 
@@ -63,13 +71,7 @@ RangeSet RangeSet::unite(const RangeSet& other) const {
   std::merge(ranges_.begin(), ranges_.end(), other.ranges_.begin(), other.ranges_.end(),
              std::back_inserter(all));
   RangeSet out;
-  for (const Range& r : all) {
-    if (!out.ranges_.empty() && out.ranges_.back().touches(r)) {
-      out.ranges_.back().last = std::max(out.ranges_.back().last, r.last);
-    } else {
-      out.ranges_.push_back(r);
-    }
-  }
+  for (const Range& r : all) append_merging(out.ranges_, r);
   return out;
 }
 
