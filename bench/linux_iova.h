@@ -127,19 +127,22 @@ class LinuxIovaDomain {
 
   // Allocated ranges in the tree (reserved ones included, the anchor excluded).
   size_t tree_nodes() const { return tree_.size() - 1; }
-  // Heap bytes: one tree node per range (std::map node of 48 bytes, a 64-byte malloc chunk;
-  // the kernel's struct iova is 40 bytes in a cache-line-aligned slab, also 64), plus magazines.
+  // Heap bytes of the tree: one node per range (a std::map node of 48 bytes is a 64-byte malloc
+  // chunk; the kernel's struct iova is 40 bytes in a cache-line-aligned slab, also 64).
+  uint64_t tree_bytes() const { return uint64_t{tree_.size()} * 64; }
+  // The tree plus every magazine.
   uint64_t metadata_bytes() const {
     uint64_t mags = uint64_t{cpus_} * kCacheOrders * 2;
     for (const Rcache& rc : rcaches_) mags += rc.depot.size();
-    return uint64_t{tree_.size()} * 64 + mags * sizeof(Magazine);
+    return tree_bytes() + mags * sizeof(Magazine);
   }
   // The largest gap between allocated ranges (pages), for comparison after churn.
   uint64_t largest_gap() const {
     uint64_t best = 0, next_free = start_pfn_;
     for (const auto& [lo, hi] : tree_) {
+      if (lo == kAnchor) break;  // the anchor closes the space; nothing above it is usable
       if (lo > next_free) best = std::max(best, lo - next_free);
-      if (hi != kAnchor) next_free = std::max(next_free, hi + 1);
+      next_free = std::max(next_free, hi + 1);
     }
     return best;
   }

@@ -10,6 +10,8 @@
 #include <atomic>
 #include <bit>
 #include <bitset>
+#include <condition_variable>
+#include <mutex>
 #include <thread>
 
 namespace iovamap {
@@ -97,7 +99,6 @@ void run_model(bool top, bool caches) {
   }
   AllocatorOptions options;
   options.caches = caches;
-  options.shards = *rc::gen::inRange(1u, 3u);
   auto created = IovaAllocator::create(usable, m.u.granule, options);
   if (m.usable.none()) {
     RC_ASSERT(!created);
@@ -308,6 +309,51 @@ TEST(IovaAllocator, CachesAreReturnedBeforeFailing) {
   Range one = *a->allocate(0x1000);
   ASSERT_TRUE(a->free(one).ok());
   EXPECT_TRUE(a->allocate_at(one.first, 0x1000).ok());
+}
+
+TEST(IovaAllocator, TakesBackTheCachesOfOtherThreads) {
+  auto a = make(RangeSet{Range{0x1000, 0x8fff}});  // 8 granules
+  std::mutex mu;
+  std::condition_variable cv;
+  bool cached = false, done = false;
+  std::thread owner([&] {
+    std::vector<Range> got;
+    for (int i = 0; i < 8; ++i) got.push_back(*a->allocate(0x1000));
+    for (const Range& r : got) ASSERT_TRUE(a->free(r).ok());
+    std::unique_lock<std::mutex> lock(mu);
+    cached = true;
+    cv.notify_all();
+    cv.wait(lock, [&] { return done; });  // alive, holding its cache
+  });
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait(lock, [&] { return cached; });
+  }
+  EXPECT_EQ(a->stats().cached_bytes, u128{0x8000});
+  Result<Range> all = a->allocate(0x8000, {.alignment = 0x1000});
+  EXPECT_TRUE(all.ok());
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    done = true;
+  }
+  cv.notify_all();
+  owner.join();
+  ASSERT_TRUE(all.ok());
+  EXPECT_TRUE(a->free(*all).ok());
+}
+
+TEST(IovaAllocator, AnExitingThreadReturnsItsCache) {
+  auto a = make(RangeSet{Range{0x1000, 0xfffff}});
+  std::thread([&] {
+    for (int i = 0; i < 100; ++i) {
+      Range r = *a->allocate(0x1000 << (i % 4));
+      ASSERT_TRUE(a->free(r).ok());
+    }
+  }).join();
+  const AllocatorStats s = a->stats();
+  EXPECT_EQ(s.cached_bytes, u128{0});
+  EXPECT_EQ(s.free_extents, 1u);
+  EXPECT_EQ(s.free_bytes, u128{0xff000});
 }
 
 TEST(IovaAllocator, ThreadsNeverShareABlock) {

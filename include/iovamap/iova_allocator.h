@@ -25,28 +25,31 @@
 // cached blocks), then up to the full limit.
 //
 // Complexity (n = free extents in the tree, at most live blocks + usable ranges + 1):
-//   - allocate of a cached size class (up to 32 granules at natural alignment): O(1) amortized from
-//     the per-CPU magazines; otherwise O(log n) expected (a treap of free extents augmented with
-//     the largest naturally aligned power-of-two block in each subtree, exact for power-of-two
-//     sizes). Non-power-of-two sizes with an alignment that differs from the rounded size first
-//     try a bounded search, then an O(log n) search for a guaranteed fit, and only if that fails,
-//     an exhaustive O(n) search before reporting ENOMEM.
-//   - free: O(1) amortized into the caches, else O(log n) expected.
+//   - allocate of a cached size class (up to 32 granules at natural alignment): O(1) from the
+//     calling thread's magazines, with no lock and no atomic read-modify-write; otherwise
+//     O(log n) expected: a treap of free extents, each subtree knowing the largest naturally
+//     aligned power-of-two block it holds. That search is exact for power-of-two sizes at
+//     natural alignment. Other requests take the highest extent that surely fits (O(log n));
+//     only when none does, every extent that might fit is examined (O(n)) before ENOMEM.
+//   - free: O(1) into the caches, else O(log n) expected.
 //   - allocate_at: O(log n) expected (plus returning the caches when the range is cached).
-//   - stats(): O(n + shards) (it walks the tree for the largest free block).
+//   - stats(): O(n + threads) (it walks the tree for the largest free block).
 // Thread-safety: every method may be called concurrently from any thread. The tree is behind
-//   one mutex; each CPU has its own cache shard behind its own spinlock, so cached allocations
-//   and frees on different CPUs do not contend.
+//   one mutex. Each thread has its own caches per allocator; a thread that needs them back
+//   (before failing) freezes them and waits, using membarrier(2) so that the owner's fast path
+//   needs no atomic read-modify-write (a locked exchange where membarrier is unavailable).
+//   Full magazines move between threads through a shared depot (a producer thread's frees feed
+//   a consumer thread's allocations). stats() is exact when no other thread is operating.
 // Memory: no per-allocation record is kept: the caller hands the Range back to `free`. The
 //   tree holds one 32-byte node per free extent (at most one per live block, plus one per
 //   usable range), so metadata is at most 32 bytes per live allocation plus a constant: node
-//   storage grows in chunks of 4096 nodes and keeps its high-water mark; the caches are
-//   fixed-size arrays (per shard: 6 size classes x 2 magazines x 64 entries x 8 bytes, plus a
-//   depot of at most 8 full magazines per size class).
+//   storage grows in chunks of 4096 nodes and keeps its high-water mark; each thread that used
+//   the allocator has 6 size classes x 2 magazines x 64 entries (6.3 KiB), returned to the tree
+//   when the thread exits; the depot holds at most 8 full magazines per size class.
 // Exhaustion: caches are bounded and never hold address space hostage: before any allocation
-//   (or allocate_at) fails, all shards and the depot are returned to the tree and the request
-//   is retried once. Only then ENOMEM (or EBUSY for allocate_at) is returned. Concurrent frees
-//   racing with that retry may of course change the answer.
+//   (or allocate_at) fails, every thread's cache and the depot are returned to the tree and the
+//   request is retried once. Only then ENOMEM (or EBUSY for allocate_at) is returned.
+//   Concurrent frees racing with that retry may of course change the answer.
 //
 // Sharp edges:
 //   - `free` must get exactly the Range that `allocate`/`allocate_at` returned. Freeing a range
@@ -84,17 +87,14 @@ struct AllocOptions {
   // two. Values below the granule are raised to the granule.
   uint64_t alignment = 0;
   DmaPolicy policy = DmaPolicy::kTopDown;
-  // False bypasses the per-CPU caches for this call (both taking from and, in `free`, putting
+  // False bypasses the per-thread caches for this call (both taking from and, in `free`, putting
   // into them is controlled per call).
   bool use_cache = true;
 };
 
 struct AllocatorOptions {
-  // Enables the per-CPU size-class caches (naturally aligned blocks of 1 to 32 granules).
+  // Enables the per-thread size-class caches (naturally aligned blocks of 1 to 32 granules).
   bool caches = true;
-  // Number of cache shards; 0 means the number of CPUs (at least 1, at most 64). A thread uses
-  // the shard of the CPU it runs on (sched_getcpu), like the kernel's per-CPU caches.
-  unsigned shards = 0;
 };
 
 struct AllocatorStats {
@@ -132,7 +132,7 @@ class IovaAllocator {
   Result<Range> allocate_at(uint64_t iova, uint64_t size);
 
   // Returns a block obtained from allocate/allocate_at. Blocks of a cached size class go to the
-  // calling CPU's cache when `use_cache`; others go back to the tree and merge with their
+  // calling thread's cache when `use_cache`; others go back to the tree and merge with their
   // neighbours. EINVAL when the range is not granule-aligned, not usable, or overlaps free
   // space in the tree (a double free detected).
   Status free(const Range& block, bool use_cache = true);
@@ -146,13 +146,14 @@ class IovaAllocator {
   uint64_t granule() const;
 
  private:
+  friend struct ThreadCaches;
   struct Impl;
-  explicit IovaAllocator(std::unique_ptr<Impl> impl);
-  // The paths past the per-CPU caches (kept out of line so the cached paths stay short).
+  explicit IovaAllocator(std::shared_ptr<Impl> impl);
+  // The paths past the per-thread caches (kept out of line so the cached paths stay short).
   [[gnu::noinline]] Result<Range> allocate_slow(uint64_t size, const AllocOptions& options,
                                                 bool tried_cache);
   [[gnu::noinline]] Status free_slow(const Range& block);
-  std::unique_ptr<Impl> impl_;
+  std::shared_ptr<Impl> impl_;  // shared with the threads' cache lists, which may outlive it
 };
 
 }  // namespace iovamap

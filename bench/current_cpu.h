@@ -1,4 +1,5 @@
-// The CPU the calling thread runs on, cheaply: what per-CPU caches are indexed by.
+// The CPU the calling thread runs on, cheaply: what the baseline's per-CPU caches are indexed by
+// (bench/linux_iova.h; the kernel reads its per-CPU pointer in one instruction).
 //
 // Example:
 //   Shard& s = shards[current_cpu() % shard_count];
