@@ -25,8 +25,8 @@ namespace {
 
 constexpr unsigned kOrders = 6;       // cached classes: 1, 2, 4, 8, 16, 32 granules
 constexpr uint64_t kRoundBelow = 32;  // sizes below this many granules round to a power of 2
-constexpr unsigned kMagSize = 64;     // pfns per magazine
-constexpr unsigned kDepotMags = 8;    // full magazines kept globally per class
+constexpr unsigned kMagSize = 128;    // pfns per magazine
+constexpr unsigned kDepotMags = 32;   // full magazines kept globally per class
 constexpr uint32_t kNil = 0xffffffffu;
 constexpr unsigned kChunkShift = 12;  // nodes are allocated 4096 at a time
 constexpr uint32_t kChunkNodes = 1u << kChunkShift;
@@ -93,7 +93,7 @@ struct Fit {
 class ExtentTree {
  public:
   // Adds [first, last] as a new extent. Precondition: disjoint from every extent, not touching.
-  void add(uint64_t first, uint64_t last) { root_ = insert(root_, new_node(first, last)); }
+  void add(uint64_t first, uint64_t last) { insert(new_node(first, last)); }
 
   // Searches top-down for the highest fit of `q` among extents whose aligned order is at least
   // `need` (subtrees whose `sub` is below `need` are skipped). False when there is none.
@@ -113,7 +113,11 @@ class ExtentTree {
     const bool low = start > first;
     const bool high = end < last;
     if (!low && !high) {
-      root_ = erase(root_, first);
+      if (n_on_path) {
+        erase_at(path_.size() - 1);
+      } else {
+        erase(first);
+      }
     } else if (low && !high) {
       reshape_or_at(n, first, start - 1, n_on_path);
     } else if (!low && high) {
@@ -166,10 +170,13 @@ class ExtentTree {
     const bool merge_low = pred != kNil && at(pred).last + 1 == first;
     const bool merge_high = succ != kNil && last + 1 == at(succ).first;
     if (merge_low && merge_high) {
-      const uint64_t succ_first = at(succ).first;
       const uint64_t succ_last = at(succ).last;
-      root_ = erase(root_, succ_first);
-      reshape(pred, at(pred).first, succ_last);
+      erase_at(succ_depth);
+      if (pred_depth < succ_depth) {
+        reshape_at(pred, at(pred).first, succ_last, pred_depth);  // its ancestors are intact
+      } else {
+        reshape(pred, at(pred).first, succ_last);  // it was below succ: re-find it
+      }
     } else if (merge_low) {
       reshape_at(pred, at(pred).first, last, pred_depth);
     } else if (merge_high) {
@@ -285,20 +292,25 @@ class ExtentTree {
     }
   }
 
-  uint32_t insert(uint32_t t, uint32_t n) {
-    if (t == kNil) return n;
-    if (at(n).prio > at(t).prio) {
-      split(t, at(n).first, at(n).left, at(n).right);
-      pull(n);
-      return n;
+  // Links new node n into the treap: down from the root while the priorities are higher
+  // (each of those nodes gets n in its subtree, so its `sub` only grows), then n takes the
+  // place of the subtree it outranks, split around its key.
+  void insert(uint32_t n) {
+    const uint64_t key = at(n).first;
+    const uint32_t prio = at(n).prio;
+    const uint8_t order = at(n).order;
+    uint32_t* link = &root_;
+    while (*link != kNil && at(*link).prio >= prio) {
+      Node& t = at(*link);
+      if (t.sub < order) t.sub = order;
+      link = key < t.first ? &t.left : &t.right;
     }
-    if (at(n).first < at(t).first) {
-      at(t).left = insert(at(t).left, n);
-    } else {
-      at(t).right = insert(at(t).right, n);
-    }
-    pull(t);
-    return t;
+    uint32_t left, right;
+    split(*link, key, left, right);
+    at(n).left = left;
+    at(n).right = right;
+    pull(n);
+    *link = n;
   }
 
   // Joins a and b, every key of a being below every key of b.
@@ -315,20 +327,33 @@ class ExtentTree {
     return b;
   }
 
-  uint32_t erase(uint32_t t, uint64_t key) {
-    Node& node = at(t);
-    if (key == node.first) {
-      const uint32_t joined = merge(node.left, node.right);
-      release(t);
-      return joined;
+  // Removes the extent starting at key.
+  void erase(uint64_t key) {
+    path_.clear();
+    uint32_t t = root_;
+    while (at(t).first != key) {
+      path_.push_back(t);
+      t = key < at(t).first ? at(t).left : at(t).right;
     }
-    if (key < node.first) {
-      node.left = erase(node.left, key);
+    path_.push_back(t);
+    erase_at(path_.size() - 1);
+  }
+
+  // Removes path_[depth], whose ancestors are path_[0 .. depth-1], repairing `sub` upwards
+  // and stopping where nothing changes.
+  void erase_at(size_t depth) {
+    const uint32_t t = path_[depth];
+    const uint32_t joined = merge(at(t).left, at(t).right);
+    if (depth == 0) {
+      root_ = joined;
     } else {
-      node.right = erase(node.right, key);
+      Node& parent = at(path_[depth - 1]);
+      (parent.left == t ? parent.left : parent.right) = joined;
     }
-    pull(t);
-    return t;
+    release(t);
+    for (size_t i = depth; i-- > 0;) {
+      if (!pull(path_[i])) break;
+    }
   }
 
   // `below`: every extent of t ends at or below q.limit.

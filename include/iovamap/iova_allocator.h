@@ -44,8 +44,8 @@
 //   tree holds one 32-byte node per free extent (at most one per live block, plus one per
 //   usable range), so metadata is at most 32 bytes per live allocation plus a constant: node
 //   storage grows in chunks of 4096 nodes and keeps its high-water mark; each thread that used
-//   the allocator has 6 size classes x 2 magazines x 64 entries (6.3 KiB), returned to the tree
-//   when the thread exits; the depot holds at most 8 full magazines per size class.
+//   the allocator has 6 size classes x 2 magazines x 128 entries (12 KiB), returned to the tree
+//   when the thread exits; the depot holds at most 32 full magazines per size class (200 KiB).
 // Exhaustion: caches are bounded and never hold address space hostage: before any allocation
 //   (or allocate_at) fails, every thread's cache and the depot are returned to the tree and the
 //   request is retried once. Only then ENOMEM (or EBUSY for allocate_at) is returned.
