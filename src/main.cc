@@ -1,7 +1,11 @@
-// The iovamap command: a thin layer over libiovamap. Filled in by the CLI work (issue 3).
-#include <cstdio>
+// The iovamap command: a thin layer over libiovamap (the commands are in src/cli.cc).
+#include <iostream>
+#include <string>
+#include <vector>
 
-int main() {
-  std::puts("iovamap: not yet implemented");
-  return 2;
+#include "iovamap/cli.h"
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv, argv + argc);
+  return iovamap::run_cli(args, std::cin, std::cout, std::cerr);
 }

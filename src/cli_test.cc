@@ -1,0 +1,295 @@
+// The iovamap command, in-process: byte-exact golden tests against the three real 6.12
+// snapshots (expected/ holds what the kernel itself printed and what VFIO returned), exit
+// statuses, errors on stderr, and every command on topologies.
+#include "iovamap/cli.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+
+#include "test_tree.h"
+
+namespace iovamap {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct CliRun {
+  int status;
+  std::string out, err;
+};
+
+CliRun run(std::vector<std::string> args, const std::string& input = "") {
+  args.insert(args.begin(), "iovamap");
+  std::istringstream in(input);
+  std::ostringstream out, err;
+  int status = run_cli(args, in, out, err);
+  return CliRun{status, out.str(), err.str()};
+}
+
+std::string snapshot(const std::string& name) {
+  return std::string(IOVAMAP_TEST_DATA) + "/snapshots/" + name;
+}
+
+std::string read(const fs::path& p) {
+  std::ifstream in(p);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// Groups of a snapshot with an expected file of this kind ("reserved_regions", "vfio_ranges").
+std::vector<std::string> expected_groups(const std::string& snap, const std::string& kind) {
+  std::vector<std::string> out;
+  for (const auto& e : fs::directory_iterator(snapshot(snap) + "/expected")) {
+    std::string name = e.path().filename().string();
+    if (name.rfind(kind + ".", 0) == 0) out.push_back(name.substr(kind.size() + 1));
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// Known gaps of the model, each checked to still differ so that a fix shows up here.
+// virtio-iommu: the PROBE regions (here the MSI window) reach sysfs only as the group's merged
+// list; explain_observed_regions attaches them to the group's first device only, so for a
+// two-device group the second device still gets the driver's SW_MSI window.
+const std::set<std::pair<std::string, std::string>> kKnownGaps = {{"6.12-virtio", "6"}};
+
+class Golden : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(Golden, RegionsMatchTheKernelsFileByteForByte) {
+  const std::string snap = GetParam();
+  std::vector<std::string> groups = expected_groups(snap, "reserved_regions");
+  ASSERT_FALSE(groups.empty());
+  for (const std::string& g : groups) {
+    CliRun r = run({"--root", snapshot(snap) + "/root", "--policy", "kernel", "--format", "sysfs",
+                    "regions", g});
+    EXPECT_EQ(r.status, 0) << r.err;
+    std::string expected = read(snapshot(snap) + "/expected/reserved_regions." + g);
+    if (kKnownGaps.count({snap, g})) {
+      EXPECT_NE(r.out, expected) << snap << " group " << g << " now matches: remove the gap";
+      continue;
+    }
+    EXPECT_EQ(r.out, expected) << snap << " group " << g;
+  }
+}
+
+TEST_P(Golden, RangesMatchWhatVfioReturned) {
+  const std::string snap = GetParam();
+  std::vector<std::string> groups = expected_groups(snap, "vfio_ranges");
+  ASSERT_FALSE(groups.empty());
+  for (const std::string& g : groups) {
+    CliRun r = run({"--root", snapshot(snap) + "/root", "--policy", "kernel", "--format", "sysfs",
+                    "ranges", g});
+    EXPECT_EQ(r.status, 0) << r.err;
+    std::string expected = read(snapshot(snap) + "/expected/vfio_ranges." + g);
+    if (kKnownGaps.count({snap, g})) {
+      EXPECT_NE(r.out, expected) << snap << " group " << g << " now matches: remove the gap";
+      continue;
+    }
+    EXPECT_EQ(r.out, expected) << snap << " group " << g;
+  }
+}
+
+// The golden answers must come from the driver model, not from echoing the observed file:
+// on Intel and AMD the model explains every observed region.
+TEST_P(Golden, ModelExplainsTheObservedRegions) {
+  const std::string snap = GetParam();
+  CliRun r = run({"--root", snapshot(snap) + "/root", "--format", "json", "list"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  nlohmann::json j = nlohmann::json::parse(r.out);
+  for (const auto& note : j["notes"]) {
+    if (snap == "6.12-virtio") continue;  // PROBE regions are not in sysfs: see kKnownGaps
+    ADD_FAILURE() << snap << ": " << note;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Snapshots612, Golden,
+                         ::testing::Values("6.12-intel39", "6.12-amd", "6.12-virtio"),
+                         [](const auto& param_info) {
+                           std::string n = param_info.param;
+                           for (char& c : n)
+                             if (!isalnum(static_cast<unsigned char>(c))) c = '_';
+                           return n;
+                         });
+
+TEST(Cli, SeveralGroupsInSysfsFormatAreHeadedByTheirNumber) {
+  CliRun r = run({"--root", snapshot("6.12-intel39") + "/root", "--policy", "kernel", "--format",
+                  "sysfs", "regions", "6", "7"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out,
+            "# group 6\n"
+            "0x0000000000000000 0x0000000000ffffff direct-relaxable\n"
+            "0x00000000fee00000 0x00000000feefffff msi\n"
+            "# group 7\n"
+            "0x00000000fee00000 0x00000000feefffff msi\n");
+}
+
+TEST(Cli, BadUsageAndBadInputExitTwoOnStderr) {
+  struct Case {
+    std::vector<std::string> args;
+    std::string expect;
+  };
+  std::string root = snapshot("6.12-intel39") + "/root";
+  for (const Case& c : std::vector<Case>{
+           {{}, "A subcommand is required"},
+           {{"frobnicate"}, ""},
+           {{"--root", root, "ranges"}, "GROUP is required"},
+           {{"--root", root, "ranges", "99"}, "no group 99"},
+           {{"--root", root, "ranges", "x"}, "'x' is not a group number"},
+           {{"--root", root, "ranges", "7", "7"}, "given twice"},
+           {{"--root", root, "--policy", "lax", "list"}, "lax"},
+           {{"--root", root, "--format", "sysfs", "list"}, "--format sysfs is for"},
+           {{"--root", root, "--dma-limit", "0000:01:00.0=65", "list"}, "1 to 64"},
+           {{"--root", root, "--dma-limit", "0000:09:00.0=40", "list"}, "no device 0000:09:00.0"},
+           {{"--root", "/nonexistent/dir", "list"}, "/nonexistent/dir"},
+           {{"--topology", "/nonexistent.toml", "list"}, "/nonexistent.toml: cannot open"},
+           {{"--root", root, "--topology", "x", "list"}, "excludes"},
+           {{"--root", root, "check", "7", "--map", "/nonexistent.map"}, "/nonexistent.map"},
+       }) {
+    CliRun r = run(c.args);
+    EXPECT_EQ(r.status, 2) << ::testing::PrintToString(c.args);
+    EXPECT_TRUE(r.out.empty()) << r.out;
+    EXPECT_NE(r.err.find(c.expect), std::string::npos)
+        << ::testing::PrintToString(c.args) << " => " << r.err;
+  }
+  CliRun bad_map = run({"--root", root, "check", "7", "--map", "-"}, "0x1000 4096\n0x2000 lots\n");
+  EXPECT_EQ(bad_map.status, 2);
+  EXPECT_NE(bad_map.err.find("<stdin>:2: size"), std::string::npos) << bad_map.err;
+}
+
+TEST(Cli, HelpOnEveryCommand) {
+  for (const char* cmd : {"list", "regions", "ranges", "check", "info-cap", "snapshot"}) {
+    CliRun r = run({cmd, "--help"});
+    EXPECT_EQ(r.status, 0) << cmd;
+    EXPECT_NE(r.out.find(cmd), std::string::npos) << r.out;
+  }
+  CliRun r = run({"--help"});
+  EXPECT_EQ(r.status, 0);
+  EXPECT_NE(r.out.find("info-cap"), std::string::npos);
+}
+
+TEST(Cli, CheckAnswersEachMappingWithReasonAndPlacement) {
+  std::string root = snapshot("6.12-intel39") + "/root";
+  CliRun r = run({"--root", root, "--policy", "kernel", "check", "7", "--map", "-"},
+                 "# a VMM's plan\n"
+                 "0x0 0xfee00000\n"   // ok: right up to the MSI window
+                 "0xfee00000 4K\n"    // in the MSI window
+                 "0x7ffffff000 4K\n"  // last page of the aperture: ok
+                 "0x8000000000 4K\n"  // past the 39-bit aperture
+                 "0x100000800 4K\n"   // misaligned
+                 "0xfedff000 8K\n");  // crosses into the window
+  EXPECT_EQ(r.status, 1) << r.err;
+  std::istringstream lines(r.out);
+  std::vector<std::string> l;
+  for (std::string s; std::getline(lines, s);) l.push_back(s);
+  ASSERT_GE(l.size(), 6u) << r.out;
+  EXPECT_NE(l[0].find("<stdin>:2"), std::string::npos) << l[0];
+  EXPECT_NE(l[0].find(" ok"), std::string::npos) << l[0];
+  EXPECT_NE(l[1].find("FAIL"), std::string::npos) << l[1];
+  EXPECT_NE(l[1].find("msi region [0xfee00000, 0xfeefffff] of group 7"), std::string::npos) << l[1];
+  EXPECT_NE(l[1].find("nearest placement that works: 0xfef00000"), std::string::npos) << l[1];
+  EXPECT_NE(l[2].find(" ok"), std::string::npos) << l[2];
+  EXPECT_NE(l[3].find("FAIL"), std::string::npos) << l[3];
+  EXPECT_NE(l[3].find("nearest placement that works: 0x7fffffe000"), std::string::npos) << l[3];
+  EXPECT_NE(l[4].find("FAIL"), std::string::npos) << l[4];
+  EXPECT_NE(l[4].find("nearest placement that works: 0x100000000"), std::string::npos) << l[4];
+  EXPECT_NE(l[5].find("FAIL"), std::string::npos) << l[5];
+
+  CliRun ok = run({"--root", root, "--format", "json", "check", "7", "--map", "-"}, "0x0 1G\n");
+  EXPECT_EQ(ok.status, 0) << ok.err;
+  nlohmann::json j = nlohmann::json::parse(ok.out);
+  EXPECT_EQ(j["ok"], true);
+  EXPECT_EQ(j["mappings"][0]["iova"], "0x0");
+  EXPECT_EQ(j["mappings"][0]["size"], "0x40000000");
+}
+
+TEST(Cli, EffectivePolicyCutsAtATrustedDmaLimit) {
+  std::string root = snapshot("6.12-amd") + "/root";
+  CliRun kernel = run({"--root", root, "--policy", "kernel", "--format", "sysfs", "ranges", "7"});
+  ASSERT_EQ(kernel.status, 0) << kernel.err;
+  EXPECT_EQ(kernel.out, read(snapshot("6.12-amd") + "/expected/vfio_ranges.7"));
+  CliRun declared =
+      run({"--root", root, "--dma-limit", "0000:01:00.0=40", "--format", "sysfs", "ranges", "7"});
+  ASSERT_EQ(declared.status, 0) << declared.err;
+  EXPECT_EQ(declared.out,
+            "0x0000000000000000 0x00000000fedfffff\n"
+            "0x00000000fef00000 0x000000fcffffffff\n");
+  CliRun json =
+      run({"--root", root, "--dma-limit", "0000:01:00.0=40", "--format", "json", "regions", "7"});
+  nlohmann::json j = nlohmann::json::parse(json.out);
+  bool found = false;
+  for (const auto& region : j["groups"][0]["regions"])
+    for (const auto& p : region["provenance"])
+      if (p["origin"] == "dma-limit") found = true;
+  EXPECT_TRUE(found) << json.out;
+}
+
+TEST(Cli, IommufdRangesOnASnapshot) {
+  CliRun r = run({"--root", snapshot("6.12-intel39") + "/root", "--policy", "kernel", "--format",
+                  "sysfs", "ranges", "--iommufd", "7"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  // The lab measured the same ranges through iommufd as through type1 on this machine.
+  EXPECT_EQ(r.out, read(snapshot("6.12-intel39") + "/expected/vfio_ranges.7"));
+}
+
+TEST(Cli, InfoCapBytes) {
+  CliRun r =
+      run({"--root", snapshot("6.12-intel39") + "/root", "--format", "json", "info-cap", "7"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  nlohmann::json j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["layout"], "aligned");  // 6.12
+  std::string bytes = j["bytes"];
+  EXPECT_EQ(bytes.size(), 2 * static_cast<size_t>(j["argsz"]));
+  CliRun packed =
+      run({"--root", snapshot("6.12-intel39") + "/root", "info-cap", "--layout", "packed", "7"});
+  ASSERT_EQ(packed.status, 0) << packed.err;
+  EXPECT_NE(packed.out.find("packed"), std::string::npos);
+}
+
+TEST(Cli, TopologyExamplesAnswerEveryCommand) {
+  std::string ex = std::string(IOVAMAP_SOURCE_DIR) + "/examples/";
+  CliRun amd =
+      run({"--topology", ex + "amd-host-1tib-hole.toml", "--format", "sysfs", "ranges", "14"});
+  ASSERT_EQ(amd.status, 0) << amd.err;
+  EXPECT_NE(amd.out.find("0x00000000fef00000 0x000000fcffffffff\n"), std::string::npos) << amd.out;
+  CliRun bridge =
+      run({"--topology", ex + "pci-bridge-32bit.toml", "--format", "sysfs", "ranges", "8"});
+  ASSERT_EQ(bridge.status, 0) << bridge.err;
+  EXPECT_EQ(bridge.out,
+            "0x0000000000000000 0x00000000fedfffff\n"
+            "0x00000000fef00000 0x00000000ffffffff\n");
+  CliRun arm = run({"--topology", ex + "arm-server-smmuv3-42bit.toml", "--format", "sysfs",
+                    "--policy", "kernel", "regions", "9"});
+  ASSERT_EQ(arm.status, 0) << arm.err;
+  EXPECT_NE(arm.out.find("0x0000000008000000 0x00000000080fffff msi\n"), std::string::npos)
+      << arm.out;
+  for (const char* cmd : {"list", "regions"}) {
+    CliRun r = run({"--topology", ex + "intel39-client-large-vm.toml", cmd});
+    EXPECT_EQ(r.status, 0) << r.err;
+  }
+  // The client: the stale hint of the NIC is flagged, not used.
+  CliRun list = run({"--topology", ex + "intel39-client-large-vm.toml", "list"});
+  EXPECT_NE(list.out.find("stale hint"), std::string::npos) << list.out;
+}
+
+TEST(Cli, SnapshotCommandCapturesAndRefusesToOverwrite) {
+  TempDir tmp;
+  std::string dir = (tmp.path() / "snap").string();
+  CliRun r = run({"--root", snapshot("6.12-amd") + "/root", "snapshot", dir});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("captured"), std::string::npos);
+  CliRun again = run({"--root", snapshot("6.12-amd") + "/root", "snapshot", dir});
+  EXPECT_EQ(again.status, 2);
+  EXPECT_NE(again.err.find("exists"), std::string::npos) << again.err;
+  CliRun read_back =
+      run({"--root", dir, "--policy", "kernel", "--format", "sysfs", "regions", "7"});
+  EXPECT_EQ(read_back.out, read(snapshot("6.12-amd") + "/expected/reserved_regions.7"));
+}
+
+}  // namespace
+}  // namespace iovamap
