@@ -21,6 +21,10 @@ constexpr KernelVersion kV2ApertureChopped{6, 12};
 // 6.16: "iommu/amd: Add support for HTRangeIgnore feature": no HyperTransport hole when EFR2
 // bit 11 is set.
 constexpr KernelVersion kHtRangeIgnore{6, 16};
+// 6.17: "iommu/amd: Add efr[HATS] max v1 page table level": the v1 aperture is
+// PM_LEVEL_SIZE(HATS + 4) instead of the whole space (applied with the 6.17 iommu changes;
+// seen in mainline, not in 6.12).
+constexpr KernelVersion kHatsLevels{6, 17};
 
 constexpr uint64_t kFeatureGt = uint64_t{1} << 4;         // EFR GTSup
 constexpr uint64_t kFeatureGioSup = uint64_t{1} << 48;    // EFR GIoSup
@@ -32,17 +36,42 @@ constexpr uint64_t kPgsizesV1 =
     (((uint64_t{1} << 52) - 1) & ~uint64_t{0xfff}) ^ (uint64_t{1} << 39);
 constexpr uint64_t kPgsizesV2 = (uint64_t{1} << 12) | (uint64_t{1} << 21) | (uint64_t{1} << 30);
 
-// Whether a paging domain on this unit uses v2 tables: requested on the command line, known in
-// this kernel, and honoured only when EFR has GTSup and GIoSup (init.c falls back to v1 with
-// "Cannot enable v2 page table for DMA-API"). ENODATA when requested but EFR is unknown.
-Result<bool> uses_v2(const IommuUnit& unit, KernelVersion kernel) {
-  if (!unit.amd_v2_page_table.value_or(false) || kernel < kV2PageTable) return false;
-  if (!unit.amd_efr) {
+// The page table a paging domain on this unit uses.
+struct Tables {
+  bool v2 = false;
+  unsigned host_levels = 6;  // v1 levels the kernel allows (amd_iommu_hpt_level), 6.17+
+};
+
+// v2 when requested on the command line, known in this kernel, and honoured: init falls back to
+// v1 without EFR GTSup and GIoSup ("Cannot enable v2 page table for DMA-API"). From 6.17 the
+// v1 depth is EFR HATS + 4 levels, and HATS = 3 disables v1 altogether (amd_iommu_hatdis): v2
+// if the unit has it, else no DMA translation (ENODEV). ENODATA when the answer depends on an
+// unknown EFR.
+Result<Tables> tables(const IommuUnit& unit, KernelVersion kernel) {
+  const bool want_v2 = unit.amd_v2_page_table.value_or(false) && kernel >= kV2PageTable;
+  const bool hats_matters = kernel >= kHatsLevels;
+  if ((want_v2 || hats_matters) && !unit.amd_efr) {
     return make_error(ENODATA, "amd unit " + unit.name +
-                                   ": v2 page table requested but the extended features "
-                                   "(amd-iommu/features) are unknown");
+                                   ": the extended features (amd-iommu/features) are unknown, "
+                                   "and the page table depends on them in kernel " +
+                                   kernel.to_string());
   }
-  return (*unit.amd_efr & kFeatureGt) != 0 && (*unit.amd_efr & kFeatureGioSup) != 0;
+  const uint64_t efr = unit.amd_efr.value_or(0);
+  const bool v2_ok = (efr & kFeatureGt) != 0 && (efr & kFeatureGioSup) != 0;
+  Tables t;
+  const unsigned hats = static_cast<unsigned>((efr >> 10) & 3);
+  if (hats_matters && hats == 3) {
+    if (!v2_ok) {
+      return make_error(ENODEV, "amd unit " + unit.name +
+                                    ": EFR HATS is 3 (host translation disabled) and v2 tables "
+                                    "are unsupported: no DMA translation");
+    }
+    t.v2 = true;
+    return t;
+  }
+  if (hats_matters) t.host_levels = hats + 4;
+  t.v2 = want_v2 && v2_ok;
+  return t;
 }
 
 Result<uint64_t> parse_field(std::string_view digits, const std::string& file_name,
@@ -117,17 +146,21 @@ std::vector<ReservedRegion> amd_device_regions(const IommuUnit& unit, const Devi
   return out;
 }
 
-// The geometry set at domain allocation: [0, ~0] for v1 tables in every release
-// (amd_iommu_domain_alloc in 5.10, dma_max_address in 6.1+); v2 tables with 4 levels give
+// The geometry set at domain allocation: [0, ~0] for v1 tables up to 6.16
+// (amd_iommu_domain_alloc in 5.10, dma_max_address in 6.1+), PM_LEVEL_SIZE(HATS + 4) from
+// 6.17 (4 levels: 2^48 - 1, 5: 2^57 - 1, 6: the whole space); v2 tables with 4 levels give
 // [0, 2^48 - 1] in 6.1 and [0, 2^47 - 1] in 6.12 (the top bit is dropped so the domain works
 // on PASID 0 and others alike). Five-level v2 tables need LA57 on the CPU, which sysfs does not
 // show: modelled as 4 levels.
 Result<Aperture> amd_paging_aperture(const IommuUnit& unit, KernelVersion kernel) {
-  Result<bool> v2 = uses_v2(unit, kernel);
-  if (!v2) return v2.error();
-  if (!*v2) {
-    return Aperture{Range::all(), true,
-                    Provenance{Origin::kAperture, unit.name + ": v1 page table, whole space"}};
+  Result<Tables> t = tables(unit, kernel);
+  if (!t) return t.error();
+  if (!t->v2) {
+    const unsigned levels = t->host_levels;
+    const Range range = levels >= 6 ? Range::all() : low_bits_range(12 + 9 * levels);
+    return Aperture{range, true,
+                    Provenance{Origin::kAperture, unit.name + ": v1 page table, " +
+                                                      std::to_string(levels) + " levels"}};
   }
   const unsigned bits = kernel < kV2ApertureChopped ? 48 : 47;
   return Aperture{low_bits_range(bits), true,
@@ -139,9 +172,9 @@ Result<Aperture> amd_paging_aperture(const IommuUnit& unit, KernelVersion kernel
 // below 2^52), AMD_IOMMU_PGSIZES_V2 for v2. The amd_iommu=nohugepages / v2_pgsizes_only
 // options (6.12) are not modelled.
 Result<uint64_t> amd_page_sizes(const IommuUnit& unit, KernelVersion kernel) {
-  Result<bool> v2 = uses_v2(unit, kernel);
-  if (!v2) return v2.error();
-  if (*v2) return kPgsizesV2;
+  Result<Tables> t = tables(unit, kernel);
+  if (!t) return t.error();
+  if (t->v2) return kPgsizesV2;
   return kernel < kPgsizes52Bits ? kPgsizesV1Old : kPgsizesV1;
 }
 

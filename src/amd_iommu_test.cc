@@ -157,5 +157,34 @@ TEST(AmdDomain, V1AndV2PerVersion) {
   EXPECT_EQ(page_sizes(unit, k612).error().code, ENODATA);
 }
 
+TEST(AmdDomain, V1DepthFromHatsFrom617) {
+  IommuUnit unit = amd_unit();
+  const uint64_t no_hats = unit.amd_efr.value() & ~(uint64_t{3} << 10);
+  const KernelVersion k617{6, 17};
+  struct Case {
+    uint64_t hats;
+    Range want;
+  };
+  for (const Case& c : {Case{0, Range{0, 0xffffffffffff}}, Case{1, Range{0, 0x1ffffffffffffff}},
+                        Case{2, Range::all()}}) {
+    unit.amd_efr = no_hats | (c.hats << 10);
+    EXPECT_EQ(paging_aperture(unit, k616)->range, Range::all()) << c.hats;
+    EXPECT_EQ(paging_aperture(unit, k617)->range, c.want) << c.hats;
+    EXPECT_EQ(paging_aperture(unit, k618)->range, c.want) << c.hats;
+    EXPECT_EQ(*page_sizes(unit, k618), 0x000fff7ffffff000u);
+  }
+  // HATS = 3: host (v1) translation disabled; v2 if the unit has it, else none.
+  unit.amd_efr = no_hats | (uint64_t{3} << 10);
+  EXPECT_EQ(paging_aperture(unit, k616)->range, Range::all());
+  EXPECT_EQ(paging_aperture(unit, k617).error().code, ENODEV);
+  unit.amd_efr = *unit.amd_efr | kGt | kGioSup;
+  EXPECT_EQ(paging_aperture(unit, k617)->range, (Range{0, 0x7fffffffffff}));
+  EXPECT_EQ(*page_sizes(unit, k617), 0x40201000u);
+  // From 6.17 the v1 aperture needs EFR; before, it does not.
+  unit.amd_efr.reset();
+  EXPECT_EQ(paging_aperture(unit, k612)->range, Range::all());
+  EXPECT_EQ(paging_aperture(unit, k617).error().code, ENODATA);
+}
+
 }  // namespace
 }  // namespace iovamap

@@ -71,8 +71,9 @@ std::vector<ReservedRegion> device_regions(const IommuUnit& unit, const Device& 
 // The aperture of a paging domain (what VFIO type1/iommufd allocate) on this unit. Uses
 // unit.aperture / unit.address_bits when declared (aperture wins), else derives it from the
 // registers and settings of the unit; ENODATA with a message naming the unit and the missing
-// fact when it cannot be derived, ENODEV when the kernel would ignore the unit (an Intel unit
-// with no usable address width), EINVAL for a declared address_bits outside 1..64.
+// fact when it cannot be derived, ENODEV when the kernel gives the unit no paging domain (an
+// Intel unit with no usable address width; an AMD unit with EFR HATS = 3 and no v2 tables,
+// 6.17+), EINVAL for a declared address_bits outside 1..64.
 Result<Aperture> paging_aperture(const IommuUnit& unit, KernelVersion kernel);
 
 // The page-size bitmap of such a domain (what VFIO reports as iova_pgsizes for a container
