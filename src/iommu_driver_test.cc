@@ -179,6 +179,59 @@ TEST(DriverGolden, VirtioOn612) {
   EXPECT_EQ(pgsizes_line(*page_sizes(unit, k612)), read_data("6.12-virtio/iova_pgsizes.e1000e"));
 }
 
+// The same machines on Debian's 6.1.0 kernel (lab captures): the 6.1 features file is
+// "EFR2:EFR" ("0:29d3"), the AMD page sizes are the pre-52-bit ones.
+TEST(DriverGolden, IntelAndAmdOn61) {
+  for (const char* dir : {"6.1-intel39", "6.1-intel48"}) {
+    SCOPED_TRACE(dir);
+    const IommuUnit unit = intel_unit_from(dir);
+    Result<Aperture> ap = paging_aperture(unit, k61);
+    ASSERT_TRUE(ap) << ap.error().message;
+    const auto e1000e = group_regions(unit, e1000e_group(), k61);
+    EXPECT_EQ(to_sysfs(e1000e), read_data(std::string(dir) + "/reserved_regions.e1000e"));
+    EXPECT_EQ(vfio_ranges(*ap, e1000e), read_data(std::string(dir) + "/vfio_ranges.e1000e"));
+    EXPECT_EQ(pgsizes_line(*page_sizes(unit, k61)),
+              read_data(std::string(dir) + "/iova_pgsizes.e1000e"));
+    EXPECT_EQ(to_sysfs(group_regions(unit, isa_group(), k61)),
+              read_data(std::string(dir) + "/reserved_regions.isa"));
+  }
+  const IommuUnit amd = amd_unit_from("6.1-amd", k61);
+  EXPECT_EQ(*amd.amd_efr, 0x29d3u);
+  EXPECT_EQ(*amd.amd_efr2, 0u);
+  Result<Aperture> ap = paging_aperture(amd, k61);
+  ASSERT_TRUE(ap) << ap.error().message;
+  const auto e1000e = group_regions(amd, e1000e_group(), k61);
+  EXPECT_EQ(to_sysfs(e1000e), read_data("6.1-amd/reserved_regions.e1000e"));
+  EXPECT_EQ(vfio_ranges(*ap, e1000e), read_data("6.1-amd/vfio_ranges.e1000e"));
+  EXPECT_EQ(pgsizes_line(*page_sizes(amd, k61)), read_data("6.1-amd/iova_pgsizes.e1000e"));
+  EXPECT_EQ(to_sysfs(group_regions(amd, isa_group(), k61)),
+            read_data("6.1-amd/reserved_regions.isa"));
+}
+
+// QEMU's SMMUv3 on arm64 (lab captures, device tree on 6.1, ACPI/IORT on 6.12): the stage-1
+// aperture is 48 bits on both, although Debian's 6.12 arm64 kernel has VA_BITS 52.
+TEST(DriverGolden, SmmuV3On61And612) {
+  struct Case {
+    const char* dir;
+    KernelVersion kernel;
+    unsigned cpu_va_bits;
+  };
+  for (const Case& c : {Case{"6.1-smmuv3dt", k61, 48}, Case{"6.12-smmuv3acpi", k612, 52}}) {
+    SCOPED_TRACE(c.dir);
+    for (bool declared : {false, true}) {
+      IommuUnit unit{.name = "smmu3.0x0000000009050000", .driver = IommuDriver::kArmSmmuV3};
+      if (declared) unit.cpu_va_bits = c.cpu_va_bits;
+      Result<Aperture> ap = paging_aperture(unit, c.kernel);
+      ASSERT_TRUE(ap) << ap.error().message;
+      const auto regions = group_regions(unit, {pci("0000:01:00.0", 0x020000)}, c.kernel);
+      const std::string dir = c.dir;
+      EXPECT_EQ(to_sysfs(regions), read_data(dir + "/reserved_regions.nic"));
+      EXPECT_EQ(vfio_ranges(*ap, regions), read_data(dir + "/vfio_ranges.nic"));
+      EXPECT_EQ(pgsizes_line(*page_sizes(unit, c.kernel)), read_data(dir + "/iova_pgsizes.nic"));
+    }
+  }
+}
+
 // ---- virtio-iommu, ARM SMMU, generic, declared values ---------------------------------------
 
 ReservedRegion fw(uint64_t first, uint64_t last, RegionType type) {
