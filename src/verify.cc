@@ -40,14 +40,16 @@ std::string page_text(uint64_t iova) {
 
 bool VerifyReport::ok() const {
   for (const Check& c : checks) {
-    if (!c.ok) return false;
+    if (!c.ok && !c.skipped) return false;
   }
   return true;
 }
 
 void VerifyReport::print(std::ostream& out) const {
   for (const Check& c : checks) {
-    if (c.ok) {
+    if (c.skipped) {
+      out << "skipped   " << c.what << ": kernel " << c.kernel << ", model " << c.model << "\n";
+    } else if (c.ok) {
       out << "ok        " << c.what << ": " << c.kernel << "\n";
     } else {
       out << "MISMATCH  " << c.what << "\n    kernel: " << c.kernel << "\n    model:  " << c.model
@@ -63,11 +65,25 @@ Result<VerifyReport> verify_type1(LiveType1& live, const Type1Prediction& model,
   VerifyReport report;
   report.checks.push_back({"VFIO IOVA ranges", ranges_text(info->iova_ranges),
                            ranges_text(model.ranges), info->iova_ranges == model.ranges});
-  report.checks.push_back({"iova_pgsizes", hex(info->iova_pgsizes), hex(model.iova_pgsizes),
-                           info->iova_pgsizes == model.iova_pgsizes});
+  if (model.pgsizes_known) {
+    report.checks.push_back({"iova_pgsizes", hex(info->iova_pgsizes), hex(model.iova_pgsizes),
+                             info->iova_pgsizes == model.iova_pgsizes});
+  } else {
+    report.checks.push_back(
+        {"iova_pgsizes", hex(info->iova_pgsizes), "unknown (not in sysfs)", false, true});
+  }
   if (model.reply) {
     std::vector<uint8_t> seen = info->raw;  // undefined bytes taken from the model
-    for (const Range& u : model.reply_undefined) {
+    std::vector<Range> undefined = model.reply_undefined;
+    if (!model.pgsizes_known) {
+      // iova_pgsizes in the header, and the migration capability's pgsize_bitmap.
+      undefined.push_back({8, 15});
+      for (const Type1Capability& cap : info->caps) {
+        if (cap.id == vfio_uapi::kCapMigration)
+          undefined.push_back({cap.offset + 16u, cap.offset + 23u});
+      }
+    }
+    for (const Range& u : undefined) {
       for (uint64_t i = u.first; i <= u.last && i < seen.size() && i < model.reply->size(); ++i) {
         seen[i] = (*model.reply)[i];
       }

@@ -64,6 +64,9 @@ struct Type1Prediction {
   // The model's MAP_DMA verdict (0 or an errno) for one mapping into the empty container;
   // when empty, type1_map_verdict on `ranges` and `iova_pgsizes`.
   std::function<int(uint64_t iova, uint64_t size)> map_verdict;
+  // False when the model does not know the page sizes (virtio-iommu: not in sysfs): the
+  // iova_pgsizes check is skipped and the page-size bytes of the reply are not compared.
+  bool pgsizes_known = true;
 };
 
 // What the model predicts for one IOAS with the given devices attached.
@@ -78,13 +81,15 @@ struct Check {
   std::string kernel;
   std::string model;
   bool ok = false;
+  bool skipped = false;  // the model cannot know this fact (e.g. not in sysfs): not judged
 };
 
 struct VerifyReport {
   std::vector<Check> checks;
   // True when every check agrees.
   bool ok() const;
-  // Prints one line per check ("ok  WHAT" or "MISMATCH WHAT" followed by both sides).
+  // Prints one line per check ("ok  WHAT", "skipped  WHAT", or "MISMATCH WHAT" followed by
+  // both sides).
   void print(std::ostream& out) const;
 };
 

@@ -99,6 +99,22 @@ TEST(VerifyType1, UndefinedReplyBytesAndAModelVerdictFunction) {
   EXPECT_FALSE(strict->ok());
 }
 
+TEST(VerifyType1, UnknownPageSizesAreSkippedNotJudged) {
+  FakeKernel kernel;
+  Type1Prediction model{.ranges = kernel.ranges, .iova_pgsizes = 0x1000};
+  model.pgsizes_known = false;
+  auto report = verify_type1(kernel, model, {}, false);
+  ASSERT_TRUE(report);
+  EXPECT_TRUE(report->ok());
+  std::ostringstream out;
+  report->print(out);
+  EXPECT_NE(out.str().find("skipped   iova_pgsizes: kernel 0x40201000, model unknown"),
+            std::string::npos)
+      << out.str();
+  model.pgsizes_known = true;  // now 0x1000 is a claim, and a wrong one
+  EXPECT_FALSE(verify_type1(kernel, model, {}, false)->ok());
+}
+
 TEST(VerifyType1, KernelErrorsPropagate) {
   FakeKernel kernel;
   kernel.fail_info = true;
