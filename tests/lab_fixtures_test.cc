@@ -19,40 +19,16 @@
 
 #include "iovamap/range_set.h"
 #include "iovamap/region.h"
+#include "lab_data.h"
 #include "vfio_live.h"
 
 namespace iovamap {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string slurp(const fs::path& p) {
-  std::ifstream f(p, std::ios::binary);
-  std::stringstream s;
-  s << f.rdbuf();
-  return s.str();
-}
-
-// The kept fixtures, or, when IOVAMAP_LAB_RESULTS names a directory (the lab's fresh results,
-// one sub-directory per configuration, as tests/lab/run.sh leaves them), those: then the same
-// checks judge the model against the kernels just booted.
-std::vector<fs::path> fixtures() {
-  std::vector<fs::path> out;
-  const char* live = std::getenv("IOVAMAP_LAB_RESULTS");
-  if (live && *live) {
-    for (const auto& e : fs::directory_iterator(live)) {
-      if (e.is_directory() && fs::exists(e.path() / "expected")) out.push_back(e.path());
-    }
-  } else {
-    for (const auto& e : fs::directory_iterator(IOVAMAP_TEST_DATA)) {
-      if (e.is_directory() && e.path().filename().string().rfind("lab-", 0) == 0) {
-        out.push_back(e.path());
-      }
-    }
-  }
-  std::sort(out.begin(), out.end());
-  return out;
-}
+using lab::hex_bytes;
+using lab::lab_dirs;
+using lab::slurp;
 
 // expected/<prefix>.<tag> files of one fixture, by tag.
 std::map<std::string, fs::path> tagged(const fs::path& dir, const std::string& prefix) {
@@ -61,14 +37,6 @@ std::map<std::string, fs::path> tagged(const fs::path& dir, const std::string& p
     std::string name = e.path().filename().string();
     if (name.rfind(prefix + ".", 0) == 0) out[name.substr(prefix.size() + 1)] = e.path();
   }
-  return out;
-}
-
-std::vector<uint8_t> parse_hex_bytes(const std::string& text) {
-  std::vector<uint8_t> out;
-  std::istringstream in(text);
-  std::string byte;
-  while (in >> byte) out.push_back(static_cast<uint8_t>(std::stoul(byte, nullptr, 16)));
   return out;
 }
 
@@ -94,13 +62,13 @@ std::vector<std::string> groups_of(const fs::path& dir, const std::string& tag) 
 
 TEST(LabFixtures, Present) {
   // The lab's matrix: x86_64 (Intel 39/48, AMD, virtio, no IOMMU) and arm64 SMMUv3.
-  EXPECT_GE(fixtures().size(), 10u);
+  EXPECT_GE(lab_dirs().size(), 10u);
 }
 
 // sysfs reserved_regions: our parser and printer give back the kernel's bytes, for every
 // group of every configuration, and the snapshot holds the same file.
 TEST(LabFixtures, ReservedRegionsRoundTripByteForByte) {
-  for (const auto& dir : fixtures()) {
+  for (const auto& dir : lab_dirs()) {
     for (const auto& [group, path] : tagged(dir, "reserved_regions")) {
       std::string text = slurp(path);
       auto regions = parse_sysfs_regions(text, path.string());
@@ -121,9 +89,9 @@ TEST(LabFixtures, ReservedRegionsRoundTripByteForByte) {
 // printed, and the chain has the layout the spec digest describes.
 TEST(LabFixtures, GetInfoRepliesParse) {
   int seen = 0;
-  for (const auto& dir : fixtures()) {
+  for (const auto& dir : lab_dirs()) {
     for (const auto& [tag, path] : tagged(dir, "get_info")) {
-      auto info = parse_type1_info(parse_hex_bytes(slurp(path)));
+      auto info = parse_type1_info(hex_bytes(slurp(path)));
       ASSERT_TRUE(info) << path << ": " << info.error().message;
       EXPECT_EQ(format_vfio_ranges(info->iova_ranges),
                 slurp(dir / "expected" / ("vfio_ranges." + tag)))
@@ -149,7 +117,7 @@ TEST(LabFixtures, GetInfoRepliesParse) {
 // to the ranges the kernel reported.
 TEST(LabFixtures, MapDmaVerdictsMatchTheType1Rule) {
   int seen = 0;
-  for (const auto& dir : fixtures()) {
+  for (const auto& dir : lab_dirs()) {
     for (const auto& [tag, path] : tagged(dir, "map_probe")) {
       auto ranges = parse_ranges(slurp(dir / "expected" / ("vfio_ranges." + tag)));
       uint64_t pgsizes =
@@ -176,7 +144,7 @@ TEST(LabFixtures, MapDmaVerdictsMatchTheType1Rule) {
 // kernel's own answer here (the driver model predicts it elsewhere).
 TEST(LabFixtures, VfioRangesAreApertureMinusNonRelaxableRegions) {
   int seen = 0;
-  for (const auto& dir : fixtures()) {
+  for (const auto& dir : lab_dirs()) {
     for (const auto& [tag, path] : tagged(dir, "vfio_ranges")) {
       auto kernel = parse_ranges(slurp(path));
       ASSERT_FALSE(kernel.empty()) << path;
@@ -199,7 +167,7 @@ TEST(LabFixtures, VfioRangesAreApertureMinusNonRelaxableRegions) {
 // iommufd (built kernel): an empty IOAS allows everything with alignment 1; after attaching
 // the devices it reports exactly the type1 list, aligned to the 4 KiB page.
 TEST(LabFixtures, IommufdAgreesWithType1) {
-  for (const auto& dir : fixtures()) {
+  for (const auto& dir : lab_dirs()) {
     for (const auto& [tag, path] : tagged(dir, "iommufd_ranges")) {
       EXPECT_EQ(slurp(dir / "expected" / ("iommufd_empty." + tag)),
                 "0x0000000000000000 0xffffffffffffffff\nalignment 0x1\n")

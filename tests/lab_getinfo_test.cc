@@ -13,40 +13,16 @@
 
 #include "iovamap/host.h"
 #include "iovamap/vfio_info.h"
+#include "lab_data.h"
 #include "vfio_live.h"
 
 namespace iovamap {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string slurp(const fs::path& p) {
-  std::ifstream f(p, std::ios::binary);
-  std::stringstream s;
-  s << f.rdbuf();
-  return s.str();
-}
-
-std::vector<fs::path> lab_dirs() {
-  std::vector<fs::path> out;
-  const char* live = std::getenv("IOVAMAP_LAB_RESULTS");
-  fs::path base = live && *live ? fs::path(live) : fs::path(IOVAMAP_TEST_DATA);
-  for (const auto& e : fs::directory_iterator(base)) {
-    std::string name = e.path().filename().string();
-    bool lab = live && *live ? fs::exists(e.path() / "expected") : name.rfind("lab-", 0) == 0;
-    if (e.is_directory() && lab) out.push_back(e.path());
-  }
-  std::sort(out.begin(), out.end());
-  return out;
-}
-
-std::vector<uint8_t> hex_bytes(const std::string& text) {
-  std::vector<uint8_t> out;
-  std::istringstream in(text);
-  std::string b;
-  while (in >> b) out.push_back(static_cast<uint8_t>(std::stoul(b, nullptr, 16)));
-  return out;
-}
+using lab::hex_bytes;
+using lab::lab_dirs;
+using lab::slurp;
 
 TEST(LabGetInfo, ModelledReplyBytesMatchTheKernel) {
   int seen = 0;

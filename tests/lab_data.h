@@ -1,0 +1,59 @@
+// Helpers for the tests that read the QEMU lab's captures (tests/lab_*_test.cc).
+//
+// A lab directory holds root/ (a sysfs snapshot) and expected/ (the kernel's answers); see
+// tests/lab/README.md. `lab_dirs()` lists the kept fixtures tests/data/lab-<config>/, or, when
+// IOVAMAP_LAB_RESULTS names a directory (one sub-directory per configuration, as
+// tests/lab/run.sh leaves them), those, so the same checks judge a fresh lab run.
+//
+// Example:
+//   for (const auto& dir : lab_dirs()) EXPECT_FALSE(slurp(dir / "expected/vfio_groups").empty());
+//
+// Sharp edge: a missing file reads as "" (the test's own comparison then fails and names it).
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace iovamap::lab {
+
+namespace fs = std::filesystem;
+
+// The whole file, "" when it cannot be read.
+inline std::string slurp(const fs::path& p) {
+  std::ifstream f(p, std::ios::binary);
+  std::stringstream s;
+  s << f.rdbuf();
+  return s.str();
+}
+
+// The lab directories to check, sorted (see the file comment).
+inline std::vector<fs::path> lab_dirs() {
+  std::vector<fs::path> out;
+  const char* live = std::getenv("IOVAMAP_LAB_RESULTS");
+  bool fresh = live && *live;
+  fs::path base = fresh ? fs::path(live) : fs::path(IOVAMAP_TEST_DATA);
+  for (const auto& e : fs::directory_iterator(base)) {
+    std::string name = e.path().filename().string();
+    bool lab = fresh ? fs::exists(e.path() / "expected") : name.rfind("lab-", 0) == 0;
+    if (e.is_directory() && lab) out.push_back(e.path());
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// Bytes written as whitespace-separated hex pairs (expected/get_info.*).
+inline std::vector<uint8_t> hex_bytes(const std::string& text) {
+  std::vector<uint8_t> out;
+  std::istringstream in(text);
+  std::string byte;
+  while (in >> byte) out.push_back(static_cast<uint8_t>(std::stoul(byte, nullptr, 16)));
+  return out;
+}
+
+}  // namespace iovamap::lab
