@@ -17,6 +17,9 @@ case "$name" in
   noiommu-*)
     [ -z "$groups" ] || fails+=("groups exist without an IOMMU: $groups")
     grep -q '^rc=2$' "$E/noiommu.type1" 2>/dev/null || fails+=("lab_probe did not exit 2 without an IOMMU: $(cat "$E/noiommu.type1" 2>/dev/null)")
+    if ! grep -q '^exit 2$' "$E/verify.none" 2>/dev/null || ! grep -q 'no IOMMU groups' "$E/verify.none"; then
+      fails+=("verify without an IOMMU did not fail cleanly (exit 2, 'no IOMMU groups'): $(cat "$E/verify.none" 2>/dev/null)")
+    fi
     ;;
   *)
     [ -n "$groups" ] || fails+=("no IOMMU groups")
@@ -29,6 +32,17 @@ for f in "$E"/map_probe.*; do
   if grep -q MISMATCH "$f"; then
     fails+=("MAP_DMA verdicts differ in ${f##*/}: $(grep MISMATCH "$f" | tr '\n' ';')")
   fi
+done
+# iovamap verify --probe: the model against the kernel, every group and the all-groups
+# container; a mismatch shows both sides (verify prints them).
+for g in $vfio; do
+  [ -f "$E/verify.$g" ] || fails+=("verify did not run for group $g")
+done
+for f in "$E"/verify.*; do
+  [ -f "$f" ] || continue
+  [ "${f##*.}" = none ] && continue
+  grep -q '^exit 0$' "$f" || fails+=("iovamap verify ${f##*.} failed:
+$(sed 's/^/      /' "$f")")
 done
 # iommufd (built kernel): empty IOAS is everything with alignment 1; attached, it equals type1.
 for f in "$E"/iommufd_ranges.*; do
