@@ -89,6 +89,34 @@ struct Fit {
   uint64_t start = 0;
 };
 
+// A stack of node indices: the path of the last descent. Inline for the first 128 levels (a
+// treap of 2^32 nodes is almost never deeper than 100), a vector beyond.
+class Path {
+ public:
+  void clear() { size_ = 0; }
+  size_t size() const { return size_; }
+  void resize(size_t n) { size_ = n; }  // only ever shrinks
+  void push_back(uint32_t v) {
+    if (size_ < kInline) {
+      inline_[size_++] = v;
+    } else {
+      push_slow(v);
+    }
+  }
+  uint32_t operator[](size_t i) const { return i < kInline ? inline_[i] : deep_[i - kInline]; }
+
+ private:
+  static constexpr size_t kInline = 128;
+  [[gnu::noinline]] void push_slow(uint32_t v) {
+    deep_.resize(size_ - kInline);
+    deep_.push_back(v);
+    ++size_;
+  }
+  size_t size_ = 0;
+  uint32_t inline_[kInline];
+  std::vector<uint32_t> deep_;
+};
+
 // The free extents, ordered by address, in a treap augmented with `sub`. Not thread-safe.
 class ExtentTree {
  public:
@@ -391,7 +419,7 @@ class ExtentTree {
   uint32_t free_list_ = kNil;
   uint32_t next_ = 0;
   uint64_t count_ = 0;
-  std::vector<uint32_t> path_;  // scratch for reshape
+  Path path_;  // the last search path, root first
 };
 
 // A magazine of cached blocks of one size class (the magazine scheme of Bonwick and Adams,
