@@ -801,7 +801,9 @@ Result<std::unique_ptr<IovaAllocator>> IovaAllocator::create(const RangeSet& usa
   impl->shift = static_cast<unsigned>(std::countr_zero(granule));
   impl->caches = options.caches;
   for (const Range& r : usable) {
-    // Shrink inward to whole granules; skip the granule of IOVA 0.
+    // Shrink inward to whole granules; skip the granule of IOVA 0, as the kernel's DMA layer
+    // does (drivers/iommu/dma-iommu.c, iommu_dma_init_domain: the first pfn is at least 1,
+    // the granule being the domain's smallest page size).
     // No overflow: a partial first granule is at most pfn 2^(64-shift)-1, and shift > 0 then.
     uint64_t first_pfn = (r.first >> impl->shift) + ((r.first & (granule - 1)) != 0 ? 1 : 0);
     uint64_t last_pfn;
