@@ -22,6 +22,7 @@
 #include "iovamap/topology.h"
 #include "iovamap/vfio_info.h"
 #include "iovamap/vfio_type1.h"
+#include "verify_command.h"
 
 namespace iovamap {
 
@@ -44,6 +45,7 @@ struct Options {
   std::string map_file;
   std::string layout;
   std::string snapshot_dir;
+  bool probe = false;  // verify --probe
 };
 
 // A failure that ends the command with `status`, after printing `message` to err.
@@ -713,7 +715,14 @@ int run_cli(const std::vector<std::string>& args, std::istream& in, std::ostream
       ->check(CLI::IsMember({"packed", "aligned"}));
   CLI::App* snap = app.add_subcommand("snapshot", "capture this host (or --root) into DIR");
   snap->add_option("DIR", o.snapshot_dir, "a new directory")->required();
-  for (CLI::App* sub : {list, regions, ranges, check, info, snap}) sub->fallthrough();
+  CLI::App* verify = app.add_subcommand(
+      "verify",
+      "ask the running kernel (VFIO, iommufd) and compare with the model; exit 1 on a "
+      "mismatch, 2 when it cannot ask");
+  verify->add_option("GROUP", o.groups, "group numbers")->required();
+  verify->add_flag("--probe", o.probe,
+                   "also MAP_DMA one page at every boundary (unmapped at once)");
+  for (CLI::App* sub : {list, regions, ranges, check, info, snap, verify}) sub->fallthrough();
 
   std::vector<const char*> argv;
   for (const std::string& a : args) argv.push_back(a.c_str());
@@ -730,6 +739,12 @@ int run_cli(const std::vector<std::string>& args, std::istream& in, std::ostream
   }
   try {
     if (snap->parsed()) return cmd_snapshot(o, out);
+    if (verify->parsed()) {  // the running kernel against the kernel policy (verify_command.h)
+      if (!o.topology.empty())
+        throw Failure{kExitUsage, "verify asks a running kernel, not a topology"};
+      return run_verify(
+          {.groups = o.groups, .probe = o.probe, .root = o.root.empty() ? "/" : o.root}, out, err);
+    }
     Result<Loaded> l = load(o);
     if (!l) {
       err << "iovamap: " << l.error().message << '\n';

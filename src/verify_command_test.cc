@@ -1,5 +1,7 @@
 #include "verify_command.h"
 
+#include "iovamap/cli.h"
+
 #include <gtest/gtest.h>
 
 #include <sstream>
@@ -43,6 +45,15 @@ TEST(RunVerify, BadOrUnknownGroupsExit2) {
   EXPECT_NE(err.find("no IOMMU group 99"), std::string::npos) << err;
   EXPECT_EQ(run({.groups = {}, .root = data("lab-intel39-612/root")}, &err), 2);
   EXPECT_EQ(run({.groups = {"7"}, .root = "/nonexistent-root"}, &err), 2);
+}
+
+TEST(RunVerify, TheCliSubcommandReachesIt) {
+  std::istringstream in;
+  std::ostringstream out, err;
+  std::vector<std::string> args = {"iovamap", "--root",  data("lab-noiommu-612/root"),
+                                   "verify",  "--probe", "0"};
+  EXPECT_EQ(run_cli(args, in, out, err), 2);
+  EXPECT_NE(err.str().find("iovamap verify: no IOMMU groups"), std::string::npos) << err.str();
 }
 
 }  // namespace
