@@ -150,6 +150,9 @@ TEST(Topology, BadInputNamesTheFileAndLine) {
           {"[[group]]\nid = 1\n[[group.device]]\nbdf = \"a\"\nregions = [ 1 ]\n", "t.toml:5"},
           {"[[group]\n", "t.toml:1:"},
           {"a = \"\n", "t.toml:1:"},
+          // Found by topology_fuzz: toml++ 3.3 has undefined behaviour on this.
+          {"\xef\xb9\xbfn = 1\n", "t.toml:1:1: non-ASCII byte"},
+          {"kernel = \"6.12\"\n# caf\xc3\xa9\n", "t.toml:2:6: non-ASCII byte"},
       }) {
     Result<Host> h = parse(c.text);
     ASSERT_FALSE(h) << c.text;
