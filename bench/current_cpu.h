@@ -2,7 +2,7 @@
 // (bench/linux_iova.h; the kernel reads its per-CPU pointer in one instruction).
 //
 // Example:
-//   Shard& s = shards[current_cpu() % shard_count];
+//   CpuCache& c = caches[current_cpu() % cpus];
 //
 // glibc (2.35 and later) registers a restartable-sequences area for every thread, in which the
 // kernel keeps the current CPU number up to date; reading it is one load from thread-local

@@ -764,6 +764,8 @@ int main(int argc, char** argv) {
   }
   auto want = [&](const char* name) { return only.empty() || only == name; };
   calibrate_tsc();
+  std::printf("Latency clock: TSC, %.2f ns per tick (latencies are multiples of this).\n\n",
+              g_ns_per_tick);
   const RangeSet u48 = usable48();
   RangeSet u40{Range{0, (uint64_t{1} << 40) - 1}};
   u40.remove(Range{0xfee00000, 0xfeefffff});

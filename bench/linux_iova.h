@@ -28,6 +28,7 @@
 #pragma once
 
 #include "current_cpu.h"
+#include "spin_lock.h"
 
 #include <algorithm>
 #include <atomic>
@@ -68,19 +69,19 @@ class LinuxIovaDomain {
 
   // Marks [pfn_lo, pfn_hi] as never to be allocated (reserve_iova). Linear in the tree size.
   void reserve(uint64_t pfn_lo, uint64_t pfn_hi) {
-    std::lock_guard<std::mutex> guard(tree_lock_);
+    std::lock_guard<SpinLock> guard(tree_lock_);
     reserve_locked(pfn_lo, pfn_hi);
   }
 
   // alloc_iova with size_aligned: returns the first pfn or 0.
   uint64_t alloc_iova(uint64_t size, uint64_t limit_pfn) {
-    std::lock_guard<std::mutex> guard(tree_lock_);
+    std::lock_guard<SpinLock> guard(tree_lock_);
     return alloc_locked(size, limit_pfn + 1);
   }
 
   // free_iova: frees the allocated range holding pfn.
   void free_iova(uint64_t pfn) {
-    std::lock_guard<std::mutex> guard(tree_lock_);
+    std::lock_guard<SpinLock> guard(tree_lock_);
     auto it = find_locked(pfn);
     if (it != tree_.end()) erase_locked(it);
   }
@@ -148,19 +149,6 @@ class LinuxIovaDomain {
   }
 
  private:
-  class SpinLock {
-   public:
-    void lock() {
-      while (flag_.exchange(true, std::memory_order_acquire)) {
-        while (flag_.load(std::memory_order_relaxed)) std::this_thread::yield();
-      }
-    }
-    void unlock() { flag_.store(false, std::memory_order_release); }
-
-   private:
-    std::atomic<bool> flag_{false};
-  };
-
   struct Magazine {
     uint64_t size = 0;
     uint64_t pfns[kMagSize];
@@ -273,7 +261,7 @@ class LinuxIovaDomain {
 
   void free_magazine_pfns(Magazine& mag) {
     if (mag.size == 0) return;
-    std::lock_guard<std::mutex> guard(tree_lock_);
+    std::lock_guard<SpinLock> guard(tree_lock_);
     for (uint64_t i = 0; i < mag.size; ++i) {
       auto it = find_locked(mag.pfns[i]);
       if (it != tree_.end()) erase_locked(it);
@@ -362,7 +350,7 @@ class LinuxIovaDomain {
   uint64_t dma_32bit_pfn_;
   uint64_t max32_alloc_size_;
   unsigned cpus_;
-  std::mutex tree_lock_;
+  SpinLock tree_lock_;  // the kernel's iova_rbtree_lock is a spinlock
   Tree tree_;
   Node cached_node_;
   Node cached32_node_;

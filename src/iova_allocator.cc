@@ -5,6 +5,8 @@
 // overflow and IOVA 0 is never handed out.
 #include "iovamap/iova_allocator.h"
 
+#include "spin_lock.h"
+
 #include <linux/membarrier.h>
 #ifdef __SSE2__
 #include <emmintrin.h>
@@ -512,7 +514,7 @@ struct IovaAllocator::Impl {
   u128 usable_bytes = 0;
   bool caches = true;
 
-  mutable std::mutex tree_lock;
+  mutable SpinLock tree_lock;  // a spinlock, like the kernel's iova_rbtree_lock
   ExtentTree tree;
   uint64_t tree_blocks = 0;    // blocks carved from the tree (live or cached)
   uint64_t tree_granules = 0;  // their granules
@@ -614,7 +616,7 @@ struct IovaAllocator::Impl {
   }
 
   bool tree_allocate(uint64_t size, uint64_t align, uint64_t limit, uint64_t& start) {
-    std::lock_guard<std::mutex> guard(tree_lock);
+    std::lock_guard<SpinLock> guard(tree_lock);
     return tree_allocate_locked(size, align, limit, start);
   }
 
@@ -680,7 +682,7 @@ struct IovaAllocator::Impl {
         return;
       }
     }
-    std::lock_guard<std::mutex> tree_guard(tree_lock);
+    std::lock_guard<SpinLock> tree_guard(tree_lock);
     give_back_magazine_locked(*mag, k);
   }
 
@@ -713,7 +715,7 @@ struct IovaAllocator::Impl {
   void retire(ThreadCache* cache) {
     std::lock_guard<std::mutex> drain_guard(drain_lock);
     {
-      std::lock_guard<std::mutex> tree_guard(tree_lock);
+      std::lock_guard<SpinLock> tree_guard(tree_lock);
       give_back_cache_locked(*cache);
     }
     std::lock_guard<std::mutex> guard(registry_lock);
@@ -738,7 +740,7 @@ struct IovaAllocator::Impl {
         while (c->active.load(std::memory_order_seq_cst) != 0) std::this_thread::yield();
       }
       {
-        std::lock_guard<std::mutex> tree_guard(tree_lock);
+        std::lock_guard<SpinLock> tree_guard(tree_lock);
         for (ThreadCache* c : holding) give_back_cache_locked(*c);
       }
       for (ThreadCache* c : holding) c->frozen.store(0, std::memory_order_release);
@@ -747,7 +749,7 @@ struct IovaAllocator::Impl {
     bool any = false;
     for (unsigned k = 0; k < kOrders; ++k) any |= depot.count[k] != 0;
     if (!any) return;
-    std::lock_guard<std::mutex> tree_guard(tree_lock);
+    std::lock_guard<SpinLock> tree_guard(tree_lock);
     for (unsigned k = 0; k < kOrders; ++k) {
       for (uint32_t m = 0; m < depot.count[k]; ++m) give_back_magazine_locked(depot.mags[k][m], k);
       depot.count[k] = 0;
@@ -897,7 +899,7 @@ Result<Range> IovaAllocator::allocate_at(uint64_t iova, uint64_t size) {
   }
   for (int attempt = 0; attempt < 2; ++attempt) {
     {
-      std::lock_guard<std::mutex> guard(m.tree_lock);
+      std::lock_guard<SpinLock> guard(m.tree_lock);
       uint32_t pred, succ;
       m.tree.neighbours(first, pred, succ);
       if (pred != kNil && m.tree.at(pred).last >= first + granules - 1) {
@@ -938,7 +940,7 @@ Status IovaAllocator::free_slow(const Range& block) {
   }
   const uint64_t first = block.first >> m.shift;
   const uint64_t granules = (block.last >> m.shift) - first + 1;
-  std::lock_guard<std::mutex> guard(m.tree_lock);
+  std::lock_guard<SpinLock> guard(m.tree_lock);
   if (!m.tree_give_back_locked(first, granules)) {
     return make_error(EINVAL, "IOVA free of " + to_string(block) + ": part of it is already free");
   }
@@ -957,7 +959,7 @@ AllocatorStats IovaAllocator::stats() const {
   std::lock_guard<std::mutex> drain_guard(m.drain_lock);
   std::lock_guard<std::mutex> registry_guard(m.registry_lock);
   std::lock_guard<std::mutex> depot_guard(m.depot.lock);
-  std::lock_guard<std::mutex> tree_guard(m.tree_lock);
+  std::lock_guard<SpinLock> tree_guard(m.tree_lock);
   uint64_t cached_blocks = 0;
   u128 cached_granules = 0;
   const auto count = [&](const Magazine& mag, unsigned k) {

@@ -14,15 +14,16 @@
 //   (*alloc)->free(*r);                                          // pass back what you got
 //   (*alloc)->allocate_at(0x100000, 0x10000);                   // a fixed placement
 //
-// Semantics (the kernel's DMA path, drivers/iommu/dma-iommu.c iommu_dma_alloc_iova, as the
-// reference): sizes are rounded up to whole granules; sizes below 32 granules are further
-// rounded up to a power of two (the kernel does this so that they fit its size-class caches;
-// we do it for the same reason) and the returned Range shows the rounded size. Blocks of 1, 2,
-// 4, 8, 16 or 32 granules at natural alignment form the cached size classes. The default
-// alignment is the (rounded) size rounded up to a power of two, in granules. Placement is
-// top-down: the highest fitting block below the limit is preferred, like the kernel's.
-// `kPci32BitFirst` reproduces the kernel's PCI policy: try below 4 GiB first (without returning
-// cached blocks), then up to the full limit.
+// Semantics (the kernel's DMA path as the reference: drivers/iommu/dma-iommu.c
+// iommu_dma_alloc_iova and drivers/iommu/iova.c alloc_iova_fast): sizes are rounded up to
+// whole granules; sizes below 32 granules are further rounded up to a power of two (the kernel
+// does this so that freed blocks fit its size-class caches: in alloc_iova_fast in recent kernels,
+// in iommu_dma_alloc_iova in older ones; we do it for the same reason) and the returned Range shows
+// the rounded size. Blocks of 1, 2, 4, 8, 16 or 32 granules at natural alignment form the cached
+// size classes. The default alignment is the (rounded) size rounded up to a power of two, in
+// granules. Placement is top-down: the highest fitting block below the limit is preferred, like the
+// kernel's. `kPci32BitFirst` reproduces the kernel's PCI policy: try below 4 GiB first (without
+// returning cached blocks), then up to the full limit.
 //
 // Complexity (n = free extents in the tree, at most live blocks + usable ranges + 1):
 //   - allocate of a cached size class (up to 32 granules at natural alignment): O(1) from the
