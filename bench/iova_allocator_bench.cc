@@ -764,7 +764,7 @@ int main(int argc, char** argv) {
   }
   auto want = [&](const char* name) { return only.empty() || only == name; };
   calibrate_tsc();
-  std::printf("Latency clock: TSC, %.2f ns per tick (latencies are multiples of this).\n\n",
+  std::printf("Latency clock: TSC, calibrated at %.2f ns per tick.\n\n",
               g_ns_per_tick);
   const RangeSet u48 = usable48();
   RangeSet u40{Range{0, (uint64_t{1} << 40) - 1}};
