@@ -51,8 +51,7 @@ class LinuxIovaDomain {
   // `start_pfn` is the lowest usable pfn (the kernel uses at least 1, so IOVA 0 is never
   // returned); `shift` is log2 of the granule.
   LinuxIovaDomain(unsigned shift, uint64_t start_pfn, unsigned cpus)
-      : shift_(shift),
-        start_pfn_(start_pfn),
+      : start_pfn_(start_pfn),
         dma_32bit_pfn_(uint64_t{1} << (32 - shift)),
         max32_alloc_size_(dma_32bit_pfn_),
         cpus_(std::max(1u, cpus)),
@@ -345,7 +344,6 @@ class LinuxIovaDomain {
     return 0;
   }
 
-  unsigned shift_;
   uint64_t start_pfn_;
   uint64_t dma_32bit_pfn_;
   uint64_t max32_alloc_size_;
