@@ -7,5 +7,6 @@ rm -rf "$dst"; mkdir -p "$dst"
 cp -a "$src/root" "$dst/root"
 mkdir -p "$dst/expected"
 for f in "$src"/expected/*; do
-  case "${f##*/}" in insmod.log|probe.log) ;; *) cp -a "$f" "$dst/expected/" ;; esac
+  # iovamap_regions.<g> equal reserved_regions.<g> (check.sh insists); the .result file says so.
+  case "${f##*/}" in insmod.log|probe.log|iovamap_regions.[0-9]*) ;; *) cp -a "$f" "$dst/expected/" ;; esac
 done

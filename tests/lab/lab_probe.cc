@@ -10,9 +10,6 @@
 //   lab_probe iommufd OUTDIR TAG CDEV...  one IOAS; writes iommufd_empty.TAG (before any
 //       attach) and iommufd_ranges.TAG (after attaching every CDEV), ranges then
 //       "alignment 0x...".
-//   lab_probe verify OUTDIR TAG GROUP...  `iovamap verify --probe GROUP...` (run_verify): the
-//       model against this kernel; writes verify.TAG (its output and exit status) and exits
-//       with its status (0 agree, 1 mismatch, 2 cannot ask).
 // Exit 2 when the kernel refuses to open/attach (message on stderr).
 #include <cerrno>
 #include <cinttypes>
@@ -24,7 +21,6 @@
 #include <vector>
 
 #include "iommufd_live.h"
-#include "verify_command.h"
 #include "vfio_live.h"
 
 using namespace iovamap;
@@ -196,13 +192,6 @@ int main(int argc, char** argv) {
   std::vector<std::string> rest(argv + 4, argv + argc);
   if (mode == "type1") return run_type1(dir, tag, rest);
   if (mode == "iommufd") return run_iommufd(dir, tag, rest);
-  if (mode == "verify") {
-    std::ostringstream out, err;
-    int status = run_verify(VerifyOptions{.groups = rest, .probe = true}, out, err);
-    write_file(dir + "/verify." + tag,
-               out.str() + err.str() + "exit " + std::to_string(status) + "\n");
-    return status;
-  }
   std::fprintf(stderr, "lab_probe: unknown mode %s\n", mode.c_str());
   return 2;
 }

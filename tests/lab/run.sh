@@ -40,26 +40,35 @@ infra_fail() {
 built_kernel=$("$lab_dir/build-kernel.sh") || infra_fail "building the iommufd kernel failed"
 t_fetch=$(date +%s)
 
-# Static guest programs for both architectures.
-# lab_probe links the library's sources, all but the test, benchmark and fuzz files, the CLI
-# and those needing header-only packages the cross compiler cannot see (TOML, JSON).
-mapfile -t probe_srcs < <(ls "$repo_dir"/src/*.cc | grep -Ev '_(test|bench|fuzz)\.cc$|/main\.cc$' |
-  while read -r f; do grep -qE '#include [<"](nlohmann|toml)' "$f" || echo "$f"; done)
-probe_srcs=("$lab_dir/lab_probe.cc" "${probe_srcs[@]}")
-build_probe() {
-  local cxx="$1" dst="$2"
-  "$cxx" -std=c++20 -O1 -static -Wall -Wextra -Wno-missing-field-initializers -I"$repo_dir/include" -I"$repo_dir/src" \
-    "${probe_srcs[@]}" -o "$dst"
+# Static guest programs for both architectures: lab_probe (raw ioctl captures, over the live
+# layer only) and the iovamap command itself (every library source but those of tests,
+# benchmarks and fuzzers). The cross compiler sees only the header-only packages the command
+# needs (CLI11, nlohmann-json, toml++), through a directory of links, never /usr/include.
+hdrs="$out/guest-headers"
+mkdir -p "$hdrs"
+for h in CLI nlohmann toml++; do [ -e "$hdrs/$h" ] || ln -s "/usr/include/$h" "$hdrs/$h"; done
+probe_srcs=("$lab_dir/lab_probe.cc" "$repo_dir/src/vfio_live.cc" "$repo_dir/src/iommufd_live.cc"
+            "$repo_dir/src/range.cc")
+mapfile -t cli_srcs < <(ls "$repo_dir"/src/*.cc | grep -Ev '_(test|bench|fuzz)\.cc$')
+# build_static CXX ARCH: $out/lab_probe.ARCH and $out/iovamap.ARCH.
+build_static() {
+  local cxx="$1" arch="$2" objs="$out/obj-$2"
+  local flags=(-std=c++20 -O1 -Wall -Wextra -Wno-missing-field-initializers -DTOML_HEADER_ONLY=1
+               -I"$repo_dir/include" -I"$repo_dir/src" -isystem "$hdrs")
+  "$cxx" "${flags[@]}" -static "${probe_srcs[@]}" -o "$out/lab_probe.$arch" || return 1
+  rm -rf "$objs"; mkdir -p "$objs"
+  printf '%s\n' "${cli_srcs[@]}" |
+    xargs -P "$jobs" -I{} sh -c '"$0" "$@" -c {} -o "'"$objs"'/$(basename {} .cc).o"' "$cxx" "${flags[@]}" ||
+    return 1
+  "$cxx" -static "$objs"/*.o -o "$out/iovamap.$arch" -pthread
 }
-# Rebuilt only when a source changed (the key is a hash of the sources and headers).
-probe_key=$(cat "${probe_srcs[@]}" "$repo_dir"/src/*.h "$repo_dir"/include/iovamap/*.h |
-  sha256sum | cut -c1-16)
+# Rebuilt only when a source changed (the key is a hash of every source and header).
+probe_key=$(cat "$lab_dir/lab_probe.cc" "$repo_dir"/src/*.cc "$repo_dir"/src/*.h \
+  "$repo_dir"/include/iovamap/*.h | sha256sum | cut -c1-16)
 if [ "$(cat "$out/lab_probe.key" 2>/dev/null)" != "$probe_key" ]; then
   rm -f "$out/lab_probe.key"
-  build_probe g++ "$out/lab_probe.x86_64" &
-  build_probe aarch64-linux-gnu-g++ "$out/lab_probe.arm64" &
-  wait %1 || die "building lab_probe for x86_64 failed"
-  wait %2 || die "building lab_probe for arm64 failed"
+  build_static g++ x86_64 || die "building the x86_64 guest programs failed"
+  build_static aarch64-linux-gnu-g++ arm64 || die "building the arm64 guest programs failed"
   echo "$probe_key" > "$out/lab_probe.key"
 fi
 
@@ -86,6 +95,7 @@ make_initramfs() {
   cp "$cache/busybox-$debarch" "$tmp/bin/busybox"
   for app in $("$cache/busybox-amd64" --list); do [ "$app" = busybox ] || ln -sf busybox "$tmp/bin/$app"; done
   cp "$out/lab_probe.$arch" "$tmp/bin/lab_probe"
+  cp "$out/iovamap.$arch" "$tmp/bin/iovamap"
   cp "$lab_dir/guest/init" "$tmp/init"
   : > "$tmp/modules.list"
   if [ "$k" != built ]; then
