@@ -36,7 +36,7 @@
 //   - allocate_at: O(log n) expected (plus returning the caches when the range is cached).
 //   - stats(): O(n + threads) (it walks the tree for the largest free block).
 // Thread-safety: every method may be called concurrently from any thread. The tree is behind
-//   one mutex. Each thread has its own caches per allocator; a thread that needs them back
+//   one spinlock. Each thread has its own caches per allocator; a thread that needs them back
 //   (before failing) freezes them and waits, using membarrier(2) so that the owner's fast path
 //   needs no atomic read-modify-write (a locked exchange where membarrier is unavailable).
 //   Full magazines move between threads through a shared depot (a producer thread's frees feed
@@ -58,6 +58,10 @@
 //     is still sitting in a cache is not detected and corrupts the allocator, as in the kernel.
 //   - The limit is an address, inclusive (a DMA mask such as 0xffffffff), not a size.
 //   - A block is never split: freeing part of an allocation is not supported.
+//   - Creating an allocator with caches registers the process for expedited private
+//     membarrier(2) (MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED), once per process.
+//   - Blocks cached by a thread stay there while the thread lives and nobody runs short; an
+//     idle thread does not give them back until some allocation would otherwise fail.
 #pragma once
 
 #include <cstdint>
