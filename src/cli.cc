@@ -380,6 +380,7 @@ int cmd_regions(const Loaded& l, const std::vector<const Group*>& groups, const 
   }
   out << l.host.source << ", kernel " << l.host.kernel.to_string() << ", policy "
       << policy_name(l.policy) << '\n';
+  if (models.empty()) out << "\nNo IOMMU groups: no IOMMU, or it is off.\n";
   for (const GroupModel& m : models) {
     out << "\ngroup " << m.group_id;
     if (m.aperture) out << ", aperture " << to_string(m.aperture->range);
@@ -456,6 +457,17 @@ Container build_container(const Loaded& l, const std::vector<const Group*>& grou
   return c;
 }
 
+// A container whose usable space ends below the host's RAM top cannot map all of RAM at its
+// physical addresses (what a VMM does for guest RAM backed 1:1); nullopt when it can or when
+// the RAM top is unknown.
+std::optional<std::string> ram_warning(const Host& host, const std::vector<Range>& usable) {
+  if (!host.ram_top) return std::nullopt;
+  if (!usable.empty() && usable.back().last >= *host.ram_top) return std::nullopt;
+  std::string end = usable.empty() ? "nothing" : "ends at " + hex(usable.back().last);
+  return "the usable space " + end + ", below the host's RAM top " + hex(*host.ram_top) +
+         ": RAM above it cannot be DMA-mapped at the same address";
+}
+
 int cmd_ranges(const Loaded& l, const std::vector<const Group*>& groups, bool iommufd,
                const std::string& format, std::ostream& out) {
   Container c = build_container(l, groups, iommufd);
@@ -473,6 +485,7 @@ int cmd_ranges(const Loaded& l, const std::vector<const Group*>& groups, bool io
     for (const Range& r : c.usable) ranges.push_back(range_json(r));
     j["ranges"] = std::move(ranges);
     j["alignment"] = hex(c.alignment);
+    if (std::optional<std::string> w = ram_warning(l.host, c.usable)) c.warnings.push_back(*w);
     j["warnings"] = c.warnings;
     out << j.dump(2) << '\n';
     return kExitOk;
@@ -487,6 +500,7 @@ int cmd_ranges(const Loaded& l, const std::vector<const Group*>& groups, bool io
   }
   t.print(out);
   out << "total " << human_size(total) << ", alignment " << human_size(c.alignment) << '\n';
+  if (std::optional<std::string> w = ram_warning(l.host, c.usable)) c.warnings.push_back(*w);
   for (const std::string& w : c.warnings) out << "warning: " << w << '\n';
   print_notes(l.notes, out);
   return kExitOk;

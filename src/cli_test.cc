@@ -259,6 +259,15 @@ TEST(Cli, TopologyExamplesAnswerEveryCommand) {
     CliRun r = run({"--topology", ex + "intel39-client-large-vm.toml", cmd});
     EXPECT_EQ(r.status, 0) << r.err;
   }
+  // The client has 768 GiB of RAM behind a 39-bit IOMMU: ranges warns.
+  CliRun client = run({"--topology", ex + "intel39-client-large-vm.toml", "ranges", "2"});
+  ASSERT_EQ(client.status, 0) << client.err;
+  EXPECT_NE(client.out.find("warning: the usable space ends at 0x7fffffffff, below the host's "
+                            "RAM top 0xbfffffffff"),
+            std::string::npos)
+      << client.out;
+  CliRun amd_ram = run({"--topology", ex + "amd-host-1tib-hole.toml", "ranges", "14"});
+  EXPECT_EQ(amd_ram.out.find("RAM top"), std::string::npos) << amd_ram.out;  // no ram-top
   // The client: the stale hint of the NIC is flagged, not used.
   CliRun list = run({"--topology", ex + "intel39-client-large-vm.toml", "list"});
   EXPECT_NE(list.out.find("stale hint"), std::string::npos) << list.out;

@@ -13,6 +13,7 @@ constexpr std::string_view kGroupsDir = "sys/kernel/iommu_groups";
 constexpr std::string_view kIommuClassDir = "sys/class/iommu";
 constexpr std::string_view kOsRelease = "proc/sys/kernel/osrelease";
 constexpr std::string_view kCmdline = "proc/cmdline";
+constexpr std::string_view kMemmapDir = "sys/firmware/memmap";
 
 std::string join(std::string_view dir, std::string_view name) {
   std::string out(dir);
@@ -282,6 +283,22 @@ Result<Discovery> discover(SysfsReader& reader, std::string source) {
       if (!unit) return unit.error();
       apply_cmdline(*cmdline, &*unit);
       out.host.iommus.push_back(std::move(*unit));
+    }
+  }
+
+  // RAM: the firmware memory map the kernel exports (drivers/firmware/memmap.c), one directory
+  // per entry with start, end (inclusive) and type.
+  Result<std::vector<std::string>> memmap = reader.list_dir(kMemmapDir);
+  if (!memmap && memmap.error().code != ENOENT) return memmap.error();
+  if (memmap) {
+    for (const std::string& entry : *memmap) {
+      std::string dir = join(kMemmapDir, entry);
+      Result<std::optional<std::string>> type = read_optional(reader, join(dir, "type"));
+      if (!type) return type.error();
+      if (!*type || **type != "System RAM\n") continue;
+      std::optional<uint64_t> end;
+      if (Status s = read_number(reader, join(dir, "end"), &end, kMaxAddress); !s) return s.error();
+      if (end && (!out.host.ram_top || *end > *out.host.ram_top)) out.host.ram_top = *end;
     }
   }
 

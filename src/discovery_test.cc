@@ -205,6 +205,25 @@ TEST(Discovery, CommandLineSettingsOfTheUnits) {
       << bad.error().message;
 }
 
+TEST(Discovery, RamTopFromTheFirmwareMemoryMap) {
+  FakeSysfs f;
+  auto entry = [&](int i, const char* start, const char* end, const char* type) {
+    std::string dir = "sys/firmware/memmap/" + std::to_string(i) + "/";
+    f.add_file(dir + "start", start);
+    f.add_file(dir + "end", end);
+    f.add_file(dir + "type", type);
+  };
+  entry(0, "0x0\n", "0x9fbff\n", "System RAM\n");
+  entry(1, "0x100000000\n", "0x83fffffff\n", "System RAM\n");
+  entry(2, "0xfeffc000\n", "0xfeffffff\n", "Reserved\n");
+  entry(3, "0x100000\n", "0xbffdffff\n", "System RAM\n");
+  Result<Discovery> d = discover(f, "fake");
+  ASSERT_TRUE(d) << d.error().message;
+  EXPECT_EQ(d->host.ram_top, uint64_t{0x83fffffff});
+  FakeSysfs none;
+  EXPECT_FALSE(discover(none, "fake")->host.ram_top);
+}
+
 TEST(Discovery, ParsesSysfsNumbers) {
   EXPECT_EQ(parse_sysfs_number("0x8086\n", "f").value(), 0x8086u);
   EXPECT_EQ(parse_sysfs_number("64\n", "f").value(), 64u);

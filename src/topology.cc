@@ -420,6 +420,13 @@ Result<Host> parse_topology(std::string_view text, const std::string& file_name)
                    host.kernel = *k;
                    return {};
                  }},
+                {"ram-top",
+                 [&](const toml::node& n) -> Status {
+                   Result<uint64_t> v = get_u64(ctx, n, "ram-top");
+                   if (!v) return v.error();
+                   host.ram_top = *v;
+                   return {};
+                 }},
                 {"iommu",
                  [&](const toml::node& n) -> Status {
                    const toml::array* a = n.as_array();

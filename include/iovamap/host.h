@@ -113,6 +113,9 @@ struct Host {
   std::vector<IommuUnit> iommus;
   std::vector<Group> groups;  // sorted by id
   std::string source;         // "live host", "snapshot DIR", "topology FILE": for messages
+  // The highest address of system RAM (inclusive): sysfs firmware/memmap, or a topology's
+  // `ram-top`. A container whose usable space ends below it cannot map all RAM 1:1.
+  std::optional<uint64_t> ram_top;
 
   const Group* find_group(uint32_t id) const;
   const IommuUnit* find_iommu(std::string_view name) const;
