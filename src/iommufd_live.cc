@@ -36,9 +36,6 @@ unsigned long device_detach_pt() {
 
 static_assert(sizeof(IoasAlloc) == 12);
 static_assert(sizeof(Destroy) == 8);
-static_assert(sizeof(IovaRange) == 16);
-static_assert(sizeof(IoasIovaRanges) == 32 && offsetof(IoasIovaRanges, allowed_iovas) == 16 &&
-              offsetof(IoasIovaRanges, out_iova_alignment) == 24);
 static_assert(sizeof(BindIommufd) == 16 && offsetof(BindIommufd, out_devid) == 12);
 static_assert(sizeof(AttachPt) == 12);
 static_assert(sizeof(DetachPt) == 8);
@@ -93,9 +90,9 @@ Status IommufdSession::attach(const std::string& cdev_path) {
 Result<IoasRanges> IommufdSession::ranges() {
   // iommufd/ioas.c, iommufd_ioas_iova_ranges: fills what fits, always writes the full count,
   // and fails with EMSGSIZE when the array was too short.
-  std::vector<iommufd_uapi::IovaRange> buf;
+  std::vector<IommuIovaRange> buf;
   for (int attempt = 0; attempt < 4; ++attempt) {
-    iommufd_uapi::IoasIovaRanges cmd{};
+    IommuIoasIovaRanges cmd{};
     cmd.size = sizeof(cmd);
     cmd.ioas_id = ioas_id_;
     cmd.num_iovas = static_cast<uint32_t>(buf.size());

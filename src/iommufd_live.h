@@ -16,8 +16,8 @@
 //     on a kernel with CONFIG_IOMMUFD and CONFIG_VFIO_DEVICE_CDEV.
 //   - The destructor detaches every attached device, closes the cdevs, destroys the IOAS and
 //     closes /dev/iommu, also after an error; a session is move-only.
-//   - The structs follow include/uapi/linux/iommufd.h and vfio.h, defined here with
-//     static_asserts because Debian 12's headers predate iommufd.
+//   - The structs follow include/uapi/linux/iommufd.h and vfio.h, defined here (and the
+//     IOVA_RANGES ones in vfio_info.h) with static_asserts: Debian 12's headers predate iommufd.
 #pragma once
 
 #include <cstdint>
@@ -26,6 +26,7 @@
 
 #include "iovamap/range.h"
 #include "iovamap/result.h"
+#include "iovamap/vfio_info.h"
 
 namespace iovamap {
 
@@ -38,18 +39,6 @@ struct IoasAlloc {  // struct iommu_ioas_alloc
 struct Destroy {  // struct iommu_destroy
   uint32_t size;
   uint32_t id;
-};
-struct IovaRange {  // struct iommu_iova_range: [start, last], inclusive
-  uint64_t start;
-  uint64_t last;
-};
-struct IoasIovaRanges {  // struct iommu_ioas_iova_ranges
-  uint32_t size;
-  uint32_t ioas_id;
-  uint32_t num_iovas;
-  uint32_t reserved;
-  uint64_t allowed_iovas;  // user pointer to IovaRange[num_iovas]
-  uint64_t out_iova_alignment;
 };
 struct BindIommufd {  // struct vfio_device_bind_iommufd
   uint32_t argsz;

@@ -79,8 +79,7 @@ Result<VerifyReport> verify_type1(LiveType1& live, const Type1Prediction& model,
       // iova_pgsizes in the header, and the migration capability's pgsize_bitmap.
       undefined.push_back({8, 15});
       for (const Type1Capability& cap : info->caps) {
-        if (cap.id == vfio_uapi::kCapMigration)
-          undefined.push_back({cap.offset + 16u, cap.offset + 23u});
+        if (cap.id == kVfioCapMigration) undefined.push_back({cap.offset + 16u, cap.offset + 23u});
       }
     }
     for (const Range& u : undefined) {

@@ -50,8 +50,6 @@ unsigned long iommu_unmap_dma() {
 }
 
 static_assert(sizeof(GroupStatus) == 8);
-static_assert(sizeof(Type1Info) == 24 && offsetof(Type1Info, iova_pgsizes) == 8 &&
-              offsetof(Type1Info, cap_offset) == 16);
 static_assert(sizeof(DmaMap) == 32 && offsetof(DmaMap, vaddr) == 8 &&
               offsetof(DmaMap, iova) == 16 && offsetof(DmaMap, size) == 24);
 static_assert(sizeof(DmaUnmap) == 24 && offsetof(DmaUnmap, iova) == 8 &&
@@ -92,7 +90,7 @@ Result<Type1Info> parse_type1_info(std::span<const uint8_t> reply) {
   read_at(reply, 8, &info.iova_pgsizes);
   read_at(reply, 16, &info.cap_offset);
   info.raw.assign(reply.begin(), reply.end());
-  if (!(info.flags & vfio_uapi::kInfoFlagCaps) || info.cap_offset == 0) return info;
+  if (!(info.flags & kVfioInfoCaps) || info.cap_offset == 0) return info;
   size_t at = info.cap_offset;
   size_t min_next = 20;
   while (at != 0) {
@@ -104,7 +102,7 @@ Result<Type1Info> parse_type1_info(std::span<const uint8_t> reply) {
       return bad_reply(at, "capability header past the end");
     }
     info.caps.push_back({id, version, static_cast<uint32_t>(at)});
-    if (id == vfio_uapi::kCapIovaRange) {
+    if (id == kVfioCapIovaRange) {
       uint32_t count = 0;
       if (!read_at(reply, at + 8, &count)) return bad_reply(at + 8, "iova range count past end");
       if (reply.size() < at + 16) return bad_reply(at + 8, "iova ranges past the end");
@@ -119,11 +117,11 @@ Result<Type1Info> parse_type1_info(std::span<const uint8_t> reply) {
         if (start > end) return bad_reply(at + 16 + 16 * size_t{i}, "iova range start > end");
         info.iova_ranges.push_back({start, end});
       }
-    } else if (id == vfio_uapi::kCapDmaAvail) {
+    } else if (id == kVfioCapDmaAvail) {
       uint32_t avail = 0;
       if (!read_at(reply, at + 8, &avail)) return bad_reply(at + 8, "dma_avail past the end");
       info.dma_avail = avail;
-    } else if (id == vfio_uapi::kCapMigration) {
+    } else if (id == kVfioCapMigration) {
       // {header; u32 flags; (pad); u64 pgsize_bitmap; u64 max_dirty_bitmap_size}
       uint64_t pgsizes = 0;
       if (!read_at(reply, at + 16, &pgsizes)) return bad_reply(at + 16, "migration past end");
@@ -235,7 +233,7 @@ Result<VfioType1Session> VfioType1Session::open(const std::vector<std::string>& 
 }
 
 Result<Type1Info> VfioType1Session::get_info() {
-  vfio_uapi::Type1Info head{};
+  VfioType1Info head{};
   head.argsz = sizeof(head);
   if (::ioctl(container_, vfio_uapi::iommu_get_info(), &head) != 0) {
     int e = errno;
@@ -243,7 +241,7 @@ Result<Type1Info> VfioType1Session::get_info() {
   }
   uint32_t need = std::max<uint32_t>(head.argsz, sizeof(head));
   std::vector<uint8_t> buf(need, 0);
-  vfio_uapi::Type1Info second{};
+  VfioType1Info second{};
   second.argsz = need;
   std::memcpy(buf.data(), &second, sizeof(second));
   if (::ioctl(container_, vfio_uapi::iommu_get_info(), buf.data()) != 0) {

@@ -17,8 +17,8 @@
 //     otherwise viable); a non-viable group fails `open` with EPERM and a message naming it.
 //   - The destructor (also on every error path of `open`) unmaps anything still mapped,
 //     detaches the groups and closes all descriptors; a session is move-only.
-//   - The uAPI structs are defined here with static_asserts because Debian 12's headers
-//     predate some of them; they follow include/uapi/linux/vfio.h.
+//   - The uAPI structs are our own (vfio_info.h and below) with static_asserts, because
+//     Debian 12's headers predate some of them; they follow include/uapi/linux/vfio.h.
 #pragma once
 
 #include <cstdint>
@@ -30,20 +30,17 @@
 
 #include "iovamap/range.h"
 #include "iovamap/result.h"
+#include "iovamap/vfio_info.h"
 
 namespace iovamap {
 
-// VFIO uAPI (include/uapi/linux/vfio.h): numbers and layouts, checked by static_asserts in
-// vfio_live.cc.
+// VFIO uAPI (include/uapi/linux/vfio.h): the ioctl numbers and the structs vfio_info.h does
+// not mirror, checked by static_asserts in vfio_live.cc. GET_INFO's structs and capability
+// ids are vfio_info.h's (VfioType1Info, kVfioCap*).
 namespace vfio_uapi {
 inline constexpr int kApiVersion = 0;
 inline constexpr unsigned long kType1v2Iommu = 3;
 inline constexpr uint32_t kGroupFlagsViable = 1u << 0;
-inline constexpr uint32_t kInfoFlagPgsizes = 1u << 0;
-inline constexpr uint32_t kInfoFlagCaps = 1u << 1;
-inline constexpr uint16_t kCapIovaRange = 1;
-inline constexpr uint16_t kCapMigration = 2;
-inline constexpr uint16_t kCapDmaAvail = 3;
 inline constexpr uint32_t kMapFlagRead = 1u << 0;
 inline constexpr uint32_t kMapFlagWrite = 1u << 1;
 inline constexpr uint32_t kUnmapFlagAll = 1u << 1;  // since 5.13
@@ -51,13 +48,6 @@ inline constexpr uint32_t kUnmapFlagAll = 1u << 1;  // since 5.13
 struct GroupStatus {
   uint32_t argsz;
   uint32_t flags;
-};
-struct Type1Info {  // struct vfio_iommu_type1_info, with the 2023 explicit pad
-  uint32_t argsz;
-  uint32_t flags;
-  uint64_t iova_pgsizes;
-  uint32_t cap_offset;
-  uint32_t pad;
 };
 struct DmaMap {  // struct vfio_iommu_type1_dma_map
   uint32_t argsz;

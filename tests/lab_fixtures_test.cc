@@ -100,12 +100,12 @@ TEST(LabFixtures, GetInfoRepliesParse) {
           std::stoull(slurp(dir / "expected" / ("iova_pgsizes." + tag)), nullptr, 16);
       EXPECT_EQ(info->iova_pgsizes, pgsizes) << path;
       EXPECT_EQ(info->argsz, info->raw.size()) << path;
-      EXPECT_EQ(info->flags, vfio_uapi::kInfoFlagPgsizes | vfio_uapi::kInfoFlagCaps) << path;
+      EXPECT_EQ(info->flags, kVfioInfoPgsizes | kVfioInfoCaps) << path;
       // Chain order: migration, dma-avail, iova ranges.
       ASSERT_EQ(info->caps.size(), 3u) << path;
-      EXPECT_EQ(info->caps[0].id, vfio_uapi::kCapMigration);
-      EXPECT_EQ(info->caps[1].id, vfio_uapi::kCapDmaAvail);
-      EXPECT_EQ(info->caps[2].id, vfio_uapi::kCapIovaRange);
+      EXPECT_EQ(info->caps[0].id, kVfioCapMigration);
+      EXPECT_EQ(info->caps[1].id, kVfioCapDmaAvail);
+      EXPECT_EQ(info->caps[2].id, kVfioCapIovaRange);
       EXPECT_EQ(info->dma_avail, 65535u) << path;
       ++seen;
     }
