@@ -121,9 +121,11 @@ Result<IommuUnit> read_unit(SysfsReader& reader, const std::string& name, Kernel
   unit.name = name;
   Result<std::string> dir = follow(reader, join(kIommuClassDir, name));
   if (!dir) return dir.error();
+  // A unit directory with nothing discovery reads (an SMMU's) is empty in a snapshot, and an
+  // empty directory does not survive git or some archivers: a missing one is an empty one.
   Result<std::vector<std::string>> entries = reader.list_dir(*dir);
-  if (!entries) return entries.error();
-  unit.driver = unit_driver(*entries, name, *dir);
+  if (!entries && entries.error().code != ENOENT) return entries.error();
+  unit.driver = unit_driver(entries ? *entries : std::vector<std::string>{}, name, *dir);
   if (unit.driver == IommuDriver::kIntel) {
     std::string regs = join(*dir, "intel-iommu");
     for (auto [file, field] : {std::pair{"cap", &unit.intel_cap}, {"ecap", &unit.intel_ecap}}) {
