@@ -314,9 +314,7 @@ int cmd_list(const Loaded& l, const std::string& format, std::ostream& out) {
     }
     t.print(out);
   }
-  if (h.groups.empty()) {
-    out << "\nNo IOMMU groups: no IOMMU, or it is off (intel_iommu=on / amd_iommu=on?).\n";
-  } else {
+  {
     out << "\nGroups\n";
     Table t;
     t.row({"GROUP", "TYPE", "DEVICE", "ID", "CLASS", "DRIVER", "DMA LIMIT"});
@@ -380,7 +378,6 @@ int cmd_regions(const Loaded& l, const std::vector<const Group*>& groups, const 
   }
   out << l.host.source << ", kernel " << l.host.kernel.to_string() << ", policy "
       << policy_name(l.policy) << '\n';
-  if (models.empty()) out << "\nNo IOMMU groups: no IOMMU, or it is off.\n";
   for (const GroupModel& m : models) {
     out << "\ngroup " << m.group_id;
     if (m.aperture) out << ", aperture " << to_string(m.aperture->range);
@@ -762,6 +759,13 @@ int run_cli(const std::vector<std::string>& args, std::istream& in, std::ostream
     Result<Loaded> l = load(o);
     if (!l) {
       err << "iovamap: " << l.error().message << '\n';
+      return kExitUsage;
+    }
+    // Without IOMMU groups there is nothing to list or model: say so and fail, whatever the
+    // command (the others fail below, naming the group they asked for).
+    if (l->host.groups.empty() && (list->parsed() || regions->parsed())) {
+      err << "iovamap: no IOMMU groups in " << l->host.source
+          << ": no IOMMU, or it is off (intel_iommu=on / amd_iommu=on?)\n";
       return kExitUsage;
     }
     if (list->parsed()) return cmd_list(*l, o.format, out);

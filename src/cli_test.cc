@@ -289,3 +289,27 @@ TEST(Cli, SnapshotCommandCapturesAndRefusesToOverwrite) {
 
 }  // namespace
 }  // namespace iovamap
+
+namespace iovamap {
+namespace {
+
+// A real kernel booted without an IOMMU (the lab's noiommu-6.12 capture): every command fails
+// with exit 2, says why on stderr, and prints nothing on stdout.
+TEST(Cli, NoIommuHostFailsEveryCommandClearly) {
+  std::string root = std::string(IOVAMAP_TEST_DATA) + "/lab-noiommu-612/root";
+  for (std::vector<std::string> cmd : {std::vector<std::string>{"list"},
+                                       {"regions"},
+                                       {"--format", "json", "list"},
+                                       {"ranges", "0"},
+                                       {"info-cap", "0"}}) {
+    std::vector<std::string> args{"--root", root};
+    args.insert(args.end(), cmd.begin(), cmd.end());
+    CliRun r = run(args);
+    EXPECT_EQ(r.status, 2) << cmd[0];
+    EXPECT_EQ(r.out, "") << cmd[0];
+    EXPECT_NE(r.err.find("no IOMMU groups"), std::string::npos) << cmd[0] << ": " << r.err;
+  }
+}
+
+}  // namespace
+}  // namespace iovamap
