@@ -7,10 +7,12 @@
 #include <gtest/gtest.h>
 #include <rapidcheck/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <bit>
 #include <bitset>
 #include <condition_variable>
+#include <iterator>
 #include <mutex>
 #include <thread>
 
@@ -354,6 +356,46 @@ TEST(IovaAllocator, AnExitingThreadReturnsItsCache) {
   EXPECT_EQ(s.cached_bytes, u128{0});
   EXPECT_EQ(s.free_extents, 1u);
   EXPECT_EQ(s.free_bytes, u128{0xff000});
+}
+
+// One thread allocates, another frees (the network pattern): the freeing thread's full
+// magazines go to the depot and come back, blocks intact, to the allocating thread. Each round
+// runs on new threads, which reuse the magazines of the threads that exited.
+TEST(IovaAllocator, MagazinesChangeHandsThroughTheDepot) {
+  constexpr uint64_t kGranules = 8192;
+  constexpr size_t kBlocks = 1000;  // more than a thread's two magazines of 128
+  auto a = make(RangeSet{Range{0x1000, kGranules * 0x1000 - 1}});
+  for (int round = 0; round < 3; ++round) {
+    std::vector<Range> first, second;
+    std::thread([&] {
+      for (size_t i = 0; i < kBlocks; ++i) first.push_back(*a->allocate(0x1000));
+    }).join();
+    // The allocating thread has exited; a new one frees everything.
+    std::thread([&] {
+      for (const Range& r : first) ASSERT_TRUE(a->free(r).ok());
+      EXPECT_EQ(a->stats().cached_bytes, u128{kBlocks} * 0x1000);
+      // A third thread, with empty magazines, allocates while this one still lives: it can
+      // only get these blocks back from the depot.
+      std::thread([&] {
+        for (size_t i = 0; i < kBlocks; ++i) second.push_back(*a->allocate(0x1000));
+      }).join();
+    }).join();
+    std::sort(first.begin(), first.end());
+    std::sort(second.begin(), second.end());
+    EXPECT_EQ(std::adjacent_find(second.begin(), second.end()), second.end());
+    std::vector<Range> reused;
+    std::set_intersection(first.begin(), first.end(), second.begin(), second.end(),
+                          std::back_inserter(reused));
+    // At most the freeing thread's two magazines stayed behind; the rest came via the depot.
+    EXPECT_GE(reused.size(), kBlocks - 256) << "round " << round;
+    EXPECT_EQ(a->stats().live_count, kBlocks);
+    for (const Range& r : second) ASSERT_TRUE(a->free(r).ok());
+    a->release_caches();
+    const AllocatorStats s = a->stats();
+    EXPECT_EQ(s.live_count, 0u);
+    EXPECT_EQ(s.cached_bytes, u128{0});
+    EXPECT_EQ(s.free_extents, 1u);
+  }
 }
 
 TEST(IovaAllocator, ThreadsNeverShareABlock) {
