@@ -40,13 +40,15 @@
 //   (before failing) freezes them and waits, using membarrier(2) so that the owner's fast path
 //   needs no atomic read-modify-write (a locked exchange where membarrier is unavailable).
 //   Full magazines move between threads through a shared depot (a producer thread's frees feed
-//   a consumer thread's allocations). stats() is exact when no other thread is operating.
+//   a consumer thread's allocations), by pointer: a full magazine is traded for an empty one.
+//   stats() is exact when no other thread is operating.
 // Memory: no per-allocation record is kept: the caller hands the Range back to `free`. The
 //   tree holds one 32-byte node per free extent (at most one per live block, plus one per
 //   usable range), so metadata is at most 32 bytes per live allocation plus a constant: node
 //   storage grows in chunks of 4096 nodes and keeps its high-water mark; each thread that used
-//   the allocator has 6 size classes x 2 magazines x 128 entries (12 KiB), returned to the tree
-//   when the thread exits; the depot holds at most 32 full magazines per size class (200 KiB).
+//   the allocator has 6 size classes x 2 magazines x 128 entries (13 KiB, each magazine on its
+//   own cache lines), returned to the tree when the thread exits (the magazines are kept for
+//   the next thread); the depot holds at most 32 full magazines per size class (204 KiB).
 // Exhaustion: caches are bounded and never hold address space hostage: before any allocation
 //   (or allocate_at) fails, every thread's cache and the depot are returned to the tree and the
 //   request is retried once. Only then ENOMEM (or EBUSY for allocate_at) is returned.
