@@ -10,26 +10,20 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "iovamap/container.h"
 #include "iovamap/discovery.h"
 #include "iovamap/policy.h"
 #include "iovamap/sysfs_reader.h"
 #include "iovamap/vfio_info.h"
+#include "lab_data.h"
 
 namespace iovamap {
 namespace {
 
 namespace fs = std::filesystem;
 
-std::string slurp(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+using lab::slurp;
 
 class SnapshotGolden : public ::testing::TestWithParam<std::string> {
  protected:
