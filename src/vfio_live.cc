@@ -15,40 +15,6 @@
 
 namespace iovamap {
 namespace vfio_uapi {
-namespace {
-// include/uapi/linux/vfio.h: VFIO_TYPE is ';', every command is _IO(VFIO_TYPE, 100 + n).
-constexpr unsigned long vfio_io(unsigned n) {
-  return _IO(';', 100 + n);
-}
-}  // namespace
-unsigned long get_api_version() {
-  return vfio_io(0);
-}
-unsigned long check_extension() {
-  return vfio_io(1);
-}
-unsigned long set_iommu() {
-  return vfio_io(2);
-}
-unsigned long group_get_status() {
-  return vfio_io(3);
-}
-unsigned long group_set_container() {
-  return vfio_io(4);
-}
-unsigned long group_unset_container() {
-  return vfio_io(5);
-}
-unsigned long iommu_get_info() {
-  return vfio_io(12);
-}
-unsigned long iommu_map_dma() {
-  return vfio_io(13);
-}
-unsigned long iommu_unmap_dma() {
-  return vfio_io(14);
-}
-
 static_assert(sizeof(GroupStatus) == 8);
 static_assert(sizeof(DmaMap) == 32 && offsetof(DmaMap, vaddr) == 8 &&
               offsetof(DmaMap, iova) == 16 && offsetof(DmaMap, size) == 24);
@@ -56,6 +22,8 @@ static_assert(sizeof(DmaUnmap) == 24 && offsetof(DmaUnmap, iova) == 8 &&
               offsetof(DmaUnmap, size) == 16);
 static_assert(_IO(';', 100) == 0x3b64, "VFIO_GET_API_VERSION");
 static_assert(_IO(';', 112) == 0x3b70, "VFIO_IOMMU_GET_INFO");
+static_assert(kGetApiVersion == _IO(';', 100) && kIommuGetInfo == _IO(';', 112) &&
+              kIommuUnmapDma == _IO(';', 114));
 }  // namespace vfio_uapi
 
 namespace {
@@ -187,11 +155,11 @@ Result<VfioType1Session> VfioType1Session::open(const std::vector<std::string>& 
     return make_error(
         e, path + ": " + errno_text(e) + (e == ENOENT ? " (is the vfio module loaded?)" : ""));
   }
-  long api = ::ioctl(s.container_, vfio_uapi::get_api_version());
+  long api = ::ioctl(s.container_, vfio_uapi::kGetApiVersion);
   if (api != vfio_uapi::kApiVersion) {
     return make_error(EINVAL, path + ": VFIO API version " + std::to_string(api) + ", want 0");
   }
-  if (::ioctl(s.container_, vfio_uapi::check_extension(), vfio_uapi::kType1v2Iommu) <= 0) {
+  if (::ioctl(s.container_, vfio_uapi::kCheckExtension, vfio_uapi::kType1v2Iommu) <= 0) {
     return make_error(ENODEV, path + ": the kernel has no VFIO TYPE1v2 IOMMU");
   }
   for (const std::string& g : groups) {
@@ -203,7 +171,7 @@ Result<VfioType1Session> VfioType1Session::open(const std::vector<std::string>& 
                                (e == ENOENT ? " (is a device of it bound to vfio-pci?)" : ""));
     }
     vfio_uapi::GroupStatus status{sizeof(status), 0};
-    if (::ioctl(fd, vfio_uapi::group_get_status(), &status) != 0) {
+    if (::ioctl(fd, vfio_uapi::kGroupGetStatus, &status) != 0) {
       int e = errno;
       ::close(fd);
       return make_error(e, "group " + g + ": VFIO_GROUP_GET_STATUS: " + errno_text(e));
@@ -214,7 +182,7 @@ Result<VfioType1Session> VfioType1Session::open(const std::vector<std::string>& 
                                    ": not viable (every device in it must be bound to vfio-pci "
                                    "or unbound)");
     }
-    if (::ioctl(fd, vfio_uapi::group_set_container(), &s.container_) != 0) {
+    if (::ioctl(fd, vfio_uapi::kGroupSetContainer, &s.container_) != 0) {
       int e = errno;
       ::close(fd);
       return make_error(e, "group " + g + ": VFIO_GROUP_SET_CONTAINER: " + errno_text(e));
@@ -224,7 +192,7 @@ Result<VfioType1Session> VfioType1Session::open(const std::vector<std::string>& 
     // The IOMMU type is set once, after the first group joined (vfio_container.c,
     // vfio_ioctl_set_iommu needs a group); later groups attach to the live container.
     if (s.group_fds_.size() == 1 &&
-        ::ioctl(s.container_, vfio_uapi::set_iommu(), vfio_uapi::kType1v2Iommu) != 0) {
+        ::ioctl(s.container_, vfio_uapi::kSetIommu, vfio_uapi::kType1v2Iommu) != 0) {
       int e = errno;
       return make_error(e, "group " + g + ": VFIO_SET_IOMMU(TYPE1v2): " + errno_text(e));
     }
@@ -235,7 +203,7 @@ Result<VfioType1Session> VfioType1Session::open(const std::vector<std::string>& 
 Result<Type1Info> VfioType1Session::get_info() {
   VfioType1Info head{};
   head.argsz = sizeof(head);
-  if (::ioctl(container_, vfio_uapi::iommu_get_info(), &head) != 0) {
+  if (::ioctl(container_, vfio_uapi::kIommuGetInfo, &head) != 0) {
     int e = errno;
     return make_error(e, "VFIO_IOMMU_GET_INFO: " + errno_text(e));
   }
@@ -244,7 +212,7 @@ Result<Type1Info> VfioType1Session::get_info() {
   VfioType1Info second{};
   second.argsz = need;
   std::memcpy(buf.data(), &second, sizeof(second));
-  if (::ioctl(container_, vfio_uapi::iommu_get_info(), buf.data()) != 0) {
+  if (::ioctl(container_, vfio_uapi::kIommuGetInfo, buf.data()) != 0) {
     int e = errno;
     return make_error(e,
                       "VFIO_IOMMU_GET_INFO (argsz " + std::to_string(need) + "): " + errno_text(e));
@@ -262,15 +230,15 @@ Result<VfioType1Session::Probe> VfioType1Session::probe_map(uint64_t iova, uint6
   vfio_uapi::DmaMap map{sizeof(map), vfio_uapi::kMapFlagRead | vfio_uapi::kMapFlagWrite,
                         reinterpret_cast<uint64_t>(buf), iova, size};
   Probe probe;
-  if (::ioctl(container_, vfio_uapi::iommu_map_dma(), &map) != 0) probe.map_errno = errno;
+  if (::ioctl(container_, vfio_uapi::kIommuMapDma, &map) != 0) probe.map_errno = errno;
   Result<Probe> out = probe;
   if (probe.map_errno == 0) {
     vfio_uapi::DmaUnmap unmap{sizeof(unmap), 0, iova, size};
-    int rc = ::ioctl(container_, vfio_uapi::iommu_unmap_dma(), &unmap);
+    int rc = ::ioctl(container_, vfio_uapi::kIommuUnmapDma, &unmap);
     int e = rc != 0 ? errno : 0;
     if (rc == 0 && unmap.size != size) {
       vfio_uapi::DmaUnmap all{sizeof(all), vfio_uapi::kUnmapFlagAll, 0, 0};
-      rc = ::ioctl(container_, vfio_uapi::iommu_unmap_dma(), &all);
+      rc = ::ioctl(container_, vfio_uapi::kIommuUnmapDma, &all);
       e = rc != 0 ? errno : 0;
       if (rc == 0 && all.size != size) {
         // Still mapped: keep the buffer until the container is torn down.
@@ -313,7 +281,7 @@ void VfioType1Session::close_all() {
   // (vfio_container.c, __vfio_group_unset_container); closing does the same, we do it
   // explicitly so nothing depends on descriptor lifetime elsewhere.
   for (auto it = group_fds_.rbegin(); it != group_fds_.rend(); ++it) {
-    ::ioctl(*it, vfio_uapi::group_unset_container());
+    ::ioctl(*it, vfio_uapi::kGroupUnsetContainer);
     ::close(*it);
   }
   group_fds_.clear();

@@ -62,15 +62,20 @@ struct DmaUnmap {  // struct vfio_iommu_type1_dma_unmap without the flexible dat
   uint64_t iova;
   uint64_t size;
 };
-unsigned long get_api_version();
-unsigned long check_extension();
-unsigned long set_iommu();
-unsigned long group_get_status();
-unsigned long group_set_container();
-unsigned long group_unset_container();
-unsigned long iommu_get_info();
-unsigned long iommu_map_dma();
-unsigned long iommu_unmap_dma();
+// The ioctl numbers: every VFIO command is _IO(VFIO_TYPE ';', 100 + n), that is
+// (';' << 8) | (100 + n) (vfio_live.cc checks this against the _IO macro).
+constexpr unsigned long vfio_io(unsigned n) {
+  return (static_cast<unsigned long>(';') << 8) | (100 + n);
+}
+inline constexpr unsigned long kGetApiVersion = vfio_io(0);
+inline constexpr unsigned long kCheckExtension = vfio_io(1);
+inline constexpr unsigned long kSetIommu = vfio_io(2);
+inline constexpr unsigned long kGroupGetStatus = vfio_io(3);
+inline constexpr unsigned long kGroupSetContainer = vfio_io(4);
+inline constexpr unsigned long kGroupUnsetContainer = vfio_io(5);
+inline constexpr unsigned long kIommuGetInfo = vfio_io(12);
+inline constexpr unsigned long kIommuMapDma = vfio_io(13);
+inline constexpr unsigned long kIommuUnmapDma = vfio_io(14);
 }  // namespace vfio_uapi
 
 // One entry of the capability chain, as found.
