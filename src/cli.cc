@@ -412,7 +412,9 @@ struct Container {
 
 // Builds one container holding `groups` under the policy; Failure(1) when an attach fails.
 Container build_container(const Loaded& l, const std::vector<const Group*>& groups, bool iommufd) {
-  Container c{{}, Type1Container(l.host.kernel), IoasModel(), {}, 4096, {}};
+  Container c{{},          Type1Container(l.host.kernel, l.host.dma_entry_limit.value_or(65535)),
+              IoasModel(), {},
+              4096,        {}};
   for (const Group* g : groups) {
     Result<GroupModel> m = model_group(l.host, *g, l.policy);
     if (!m) throw Failure{kExitUsage, m.error().message};
@@ -570,6 +572,7 @@ int cmd_check(const Loaded& l, const std::vector<const Group*>& groups, const st
   for (const PlannedMapping& p : *mappings) {
     std::string verdict = "ok", reason;
     std::optional<uint64_t> nearest;
+    bool budget_spent = false;  // ENOSPC: no placement can work
     if (p.size == 0 || p.size > (u128{1} << 64) - p.iova || p.size > kMaxAddress) {
       verdict = "fail";
       reason = p.size == 0 ? "size is 0" : "the range passes 2^64-1";
@@ -580,10 +583,11 @@ int cmd_check(const Loaded& l, const std::vector<const Group*>& groups, const st
         reason = s.error().message;
         Range m{p.iova, static_cast<uint64_t>(p.iova + (p.size - 1))};
         if (s.error().code == EINVAL) reason += explain_miss(c, m);
+        budget_spent = s.error().code == ENOSPC;
       }
     }
-    if (verdict != "ok") {
-      all_ok = false;
+    if (verdict != "ok") all_ok = false;
+    if (verdict != "ok" && !budget_spent) {
       // Where it could go instead: usable, aligned, and clear of the mappings made so far.
       RangeSet free = RangeSet::from_ranges(c.usable);
       for (const Type1Mapping& done : c.type1.mappings()) free.remove(done.range());
@@ -602,7 +606,9 @@ int cmd_check(const Loaded& l, const std::vector<const Group*>& groups, const st
     } else {
       std::string size_text = human_size(p.size);
       std::string line = verdict == "ok" ? "ok" : "FAIL: " + reason;
-      if (verdict != "ok")
+      if (budget_spent)
+        line += "; no placement works while the earlier mappings stay";
+      else if (verdict != "ok")
         line += nearest ? "; nearest placement that works: " + hex(*nearest)
                         : "; no usable range holds this size";
       t.row({where, hex(p.iova), size_text, line});

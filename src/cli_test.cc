@@ -195,6 +195,33 @@ TEST(Cli, CheckAnswersEachMappingWithReasonAndPlacement) {
   EXPECT_EQ(j["mappings"][0]["size"], "0x40000000");
 }
 
+TEST(Cli, CheckStopsAtTheMappingBudget) {
+  std::string dir = ::testing::TempDir() + "/iovamap-budget";
+  std::filesystem::create_directories(dir);
+  const std::string topology = dir + "/budget.toml";
+  std::ofstream(topology) << "dma-entry-limit = 2\n"
+                             "[[iommu]]\nname = \"dmar0\"\ndriver = \"intel\"\naddress-bits = 39\n"
+                             "[[group]]\nid = 1\niommu = \"dmar0\"\n"
+                             "[[group.device]]\nbdf = \"0000:00:03.0\"\n";
+  CliRun r = run({"--topology", topology, "--format", "json", "check", "1", "--map", "-"},
+                 "0x100000 4K\n0x200000 4K\n0x300000 4K\n0xfee00000 4K\n");
+  EXPECT_EQ(r.status, 1) << r.err;
+  nlohmann::json j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["mappings"][1]["ok"], true);
+  EXPECT_EQ(j["mappings"][2]["ok"], false);
+  EXPECT_NE(j["mappings"][2]["reason"].get<std::string>().find("all 2 mappings"), std::string::npos)
+      << j["mappings"][2];
+  EXPECT_TRUE(j["mappings"][2]["nearest"].is_null());
+  // In the MSI window, but the kernel counts the budget first (vfio_dma_do_map): ENOSPC too.
+  EXPECT_NE(j["mappings"][3]["reason"].get<std::string>().find("all 2 mappings"), std::string::npos)
+      << j["mappings"][3];
+  EXPECT_TRUE(j["mappings"][3]["nearest"].is_null()) << j["mappings"][3];
+  CliRun text = run({"--topology", topology, "check", "1", "--map", "-"},
+                    "0x100000 4K\n0x200000 4K\n0x300000 4K\n");
+  EXPECT_NE(text.out.find("no placement works while the earlier mappings stay"), std::string::npos)
+      << text.out;
+}
+
 TEST(Cli, EffectivePolicyCutsAtATrustedDmaLimit) {
   std::string root = snapshot("6.12-amd") + "/root";
   CliRun kernel = run({"--root", root, "--policy", "kernel", "--format", "sysfs", "ranges", "7"});

@@ -46,7 +46,8 @@ std::string domain_key(const Host& host, const Group& group, const GroupModel& m
 
 Result<Type1Model> model_type1(const Host& host, const std::vector<uint32_t>& group_ids,
                                Policy policy) {
-  Type1Model out{.policy = policy, .container = Type1Container(host.kernel)};
+  Type1Model out{.policy = policy,
+                 .container = Type1Container(host.kernel, host.dma_entry_limit.value_or(65535))};
   Result<std::vector<GroupModel>> models = model_groups(host, group_ids, policy, &out.warnings);
   if (!models) return models.error();
   out.groups = std::move(*models);

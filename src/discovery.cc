@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstdint>
 
 namespace iovamap {
 
@@ -14,6 +15,9 @@ constexpr std::string_view kIommuClassDir = "sys/class/iommu";
 constexpr std::string_view kOsRelease = "proc/sys/kernel/osrelease";
 constexpr std::string_view kCmdline = "proc/cmdline";
 constexpr std::string_view kMemmapDir = "sys/firmware/memmap";
+constexpr std::string_view kDmaEntryLimit =
+    "sys/module/vfio_iommu_type1/parameters/dma_entry_limit";
+constexpr std::string_view kDmaEntryLimitOption = "vfio_iommu_type1.dma_entry_limit";
 
 std::string join(std::string_view dir, std::string_view name) {
   std::string out(dir);
@@ -105,6 +109,52 @@ void apply_cmdline(const std::optional<std::string>& cmdline, IommuUnit* unit) {
       }
     }
   }
+}
+
+// A module parameter's unsigned value as the kernel parses it (kstrtouint with base 0: an
+// optional '+', then 0x for hex, a leading 0 for octal, else decimal), or nullopt.
+std::optional<uint64_t> parse_kernel_uint(std::string_view t) {
+  if (!t.empty() && t.front() == '+') t.remove_prefix(1);
+  int base = 10;
+  if (t.size() > 2 && t[0] == '0' && (t[1] == 'x' || t[1] == 'X')) {
+    base = 16;
+    t.remove_prefix(2);
+  } else if (t.size() > 1 && t[0] == '0') {
+    base = 8;
+    t.remove_prefix(1);
+  }
+  uint64_t value = 0;
+  auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), value, base);
+  if (t.empty() || ec != std::errc() || end != t.data() + t.size()) return std::nullopt;
+  return value;
+}
+
+// The last `vfio_iommu_type1.dma_entry_limit=N` of the command line (modprobe passes such
+// options to the module when it loads it), or nullopt. A value the kernel refuses (not a
+// number, or above 32 bits: a module then fails to load, a built-in one keeps its default)
+// is ignored with a warning.
+std::optional<uint32_t> cmdline_dma_entry_limit(const std::optional<std::string>& cmdline,
+                                                const std::string& file,
+                                                std::vector<std::string>* warnings) {
+  if (!cmdline) return std::nullopt;
+  std::optional<uint32_t> limit;
+  std::string_view rest = *cmdline;
+  while (!rest.empty()) {
+    size_t sp = rest.find_first_of(" \n\t");
+    std::string_view word = rest.substr(0, sp);
+    rest.remove_prefix(sp == std::string_view::npos ? rest.size() : sp + 1);
+    if (word.substr(0, kDmaEntryLimitOption.size()) != kDmaEntryLimitOption ||
+        word.substr(kDmaEntryLimitOption.size(), 1) != "=")
+      continue;
+    std::string_view value = word.substr(kDmaEntryLimitOption.size() + 1);
+    std::optional<uint64_t> v = parse_kernel_uint(value);
+    if (!v || *v > UINT32_MAX) {
+      warnings->push_back(file + ": '" + std::string(word) + "' is not a 32-bit number, ignored");
+      continue;
+    }
+    limit = static_cast<uint32_t>(*v);
+  }
+  return limit;
 }
 
 // Where a link in sysfs points, as a root-relative path; `path` itself when it is a real
@@ -287,6 +337,15 @@ Result<Discovery> discover(SysfsReader& reader, std::string source) {
       out.host.iommus.push_back(std::move(*unit));
     }
   }
+
+  // The type1 mapping budget: the loaded module's parameter, else the command line's.
+  if (Status s =
+          read_number(reader, std::string(kDmaEntryLimit), &out.host.dma_entry_limit, UINT32_MAX);
+      !s)
+    return s.error();
+  if (!out.host.dma_entry_limit)
+    out.host.dma_entry_limit =
+        cmdline_dma_entry_limit(*cmdline, reader.display(kCmdline), &out.warnings);
 
   // RAM: the firmware memory map the kernel exports (drivers/firmware/memmap.c), one directory
   // per entry with start, end (inclusive) and type.

@@ -205,6 +205,37 @@ TEST(Discovery, CommandLineSettingsOfTheUnits) {
       << bad.error().message;
 }
 
+TEST(Discovery, TheType1MappingBudget) {
+  FakeSysfs f;
+  EXPECT_FALSE(discover(f, "fake")->host.dma_entry_limit);  // the default applies
+  // Not loaded: the command line's last value, parsed as the kernel parses it (base 0).
+  f.add_file("proc/cmdline",
+             "quiet vfio_iommu_type1.dma_entry_limit=100 vfio_iommu_type1.dma_entry_limit=0x400\n");
+  EXPECT_EQ(discover(f, "fake")->host.dma_entry_limit, 0x400u);
+  f.add_file("proc/cmdline", "vfio_iommu_type1.dma_entry_limit=010\n");
+  EXPECT_EQ(discover(f, "fake")->host.dma_entry_limit, 8u);  // octal, as kstrtouint reads it
+  f.add_file("proc/cmdline",
+             "vfio_iommu_type1.dma_entry_limit=7 vfio_iommu_type1.dma_entry_limit=4294967296\n");
+  Result<Discovery> refused = discover(f, "fake");
+  ASSERT_TRUE(refused) << refused.error().message;
+  EXPECT_EQ(refused->host.dma_entry_limit, 7u);
+  ASSERT_EQ(refused->warnings.size(), 2u);  // the missing osrelease, and this
+  EXPECT_NE(refused->warnings[1].find("fake/proc/cmdline: 'vfio_iommu_type1.dma_entry_limit="
+                                      "4294967296' is not a 32-bit number"),
+            std::string::npos)
+      << refused->warnings[1];
+  // Loaded: the module's own value wins.
+  f.add_file("sys/module/vfio_iommu_type1/parameters/dma_entry_limit", "200000\n");
+  EXPECT_EQ(discover(f, "fake")->host.dma_entry_limit, 200000u);
+  f.add_file("sys/module/vfio_iommu_type1/parameters/dma_entry_limit", "4294967296\n");
+  Result<Discovery> bad = discover(f, "fake");
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message.find(
+                "fake/sys/module/vfio_iommu_type1/parameters/dma_entry_limit:1: value"),
+            std::string::npos)
+      << bad.error().message;
+}
+
 TEST(Discovery, RamTopFromTheFirmwareMemoryMap) {
   FakeSysfs f;
   auto entry = [&](int i, const char* start, const char* end, const char* type) {

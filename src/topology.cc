@@ -427,6 +427,17 @@ Result<Host> parse_topology(std::string_view text, const std::string& file_name)
                    host.ram_top = *v;
                    return {};
                  }},
+                {"dma-entry-limit",
+                 [&](const toml::node& n) -> Status {
+                   Result<uint64_t> v = get_u64(ctx, n, "dma-entry-limit");
+                   if (!v) return v.error();
+                   if (*v > UINT32_MAX)
+                     return ctx.at(n,
+                                   "'dma-entry-limit' must fit in 32 bits (the module "
+                                   "parameter is an unsigned int)");
+                   host.dma_entry_limit = static_cast<uint32_t>(*v);
+                   return {};
+                 }},
                 {"iommu",
                  [&](const toml::node& n) -> Status {
                    const toml::array* a = n.as_array();

@@ -85,6 +85,11 @@ regions = [ { start = "0xfffffffffffff000", size = "4KiB", type = "reserved" },
   EXPECT_EQ(d.firmware_regions[1].range(), Range::all());
   EXPECT_EQ(d.firmware_regions[1].type, RegionType::kSwMsi);
   EXPECT_EQ(h->kernel, KernelVersion::newest());  // no kernel key
+  EXPECT_FALSE(h->dma_entry_limit);               // no dma-entry-limit key: the default
+
+  Result<Host> budget = parse("dma-entry-limit = \"0xffffffff\"\n");
+  ASSERT_TRUE(budget) << budget.error().message;
+  EXPECT_EQ(budget->dma_entry_limit, 0xffffffffu);
 }
 
 TEST(Topology, GroupsSortedAndDeviceOrderKept) {
@@ -148,6 +153,8 @@ TEST(Topology, BadInputNamesTheFileAndLine) {
            "regions = [ { first = 0, last = 1, type = \"floppy\" } ]\n",
            "t.toml:5: unknown region type"},
           {"[[group]]\nid = 1\n[[group.device]]\nbdf = \"a\"\nregions = [ 1 ]\n", "t.toml:5"},
+          {"dma-entry-limit = \"0x100000000\"\n", "t.toml:1: 'dma-entry-limit' must fit in 32"},
+          {"dma-entry-limit = -1\n", "t.toml:1"},
           {"[[group]\n", "t.toml:1:"},
           {"a = \"\n", "t.toml:1:"},
           // Found by topology_fuzz: toml++ 3.3 has undefined behaviour on this.

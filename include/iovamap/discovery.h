@@ -7,6 +7,9 @@
 //   sys/kernel/iommu_groups/<n>/{type,reserved_regions,devices/<dev> -> ...}
 //   <device>/{vendor,device,class,dma_mask_bits,consistent_dma_mask_bits}, <device>/driver ->,
 //   <device>/iommu ->                                each device of each group
+//   proc/cmdline                                     IOMMU driver options
+//   sys/module/vfio_iommu_type1/parameters/dma_entry_limit   the type1 mapping budget
+//   sys/firmware/memmap/<n>/{type,end}               the top of RAM
 // `iovamap snapshot` records exactly these reads (snapshot.h).
 //
 // Example:

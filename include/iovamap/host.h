@@ -116,6 +116,11 @@ struct Host {
   // The highest address of system RAM (inclusive): sysfs firmware/memmap, or a topology's
   // `ram-top`. A container whose usable space ends below it cannot map all RAM 1:1.
   std::optional<uint64_t> ram_top;
+  // How many mappings one VFIO type1 container may hold: the dma_entry_limit parameter of
+  // vfio_iommu_type1, read when a container is opened (drivers/vfio/vfio_iommu_type1.c). From
+  // sysfs (the loaded module), the kernel command line (which modprobe applies when it loads
+  // the module), or a topology's `dma-entry-limit`; unset means the default, 65535.
+  std::optional<uint32_t> dma_entry_limit;
 
   const Group* find_group(uint32_t id) const;
   const IommuUnit* find_iommu(std::string_view name) const;
