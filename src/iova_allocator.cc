@@ -28,7 +28,7 @@ constexpr unsigned kOrders = 6;       // cached classes: 1, 2, 4, 8, 16, 32 gran
 constexpr uint64_t kRoundBelow = 32;  // sizes below this many granules round to a power of 2
 constexpr unsigned kMagSize = 128;    // pfns per magazine
 constexpr unsigned kDepotMags = 32;   // full magazines kept globally per class
-constexpr uint32_t kNil = 0xffffffffu;
+constexpr uint32_t kNil = 0;          // node 0 is the tree's sentinel
 constexpr unsigned kChunkShift = 12;  // nodes are allocated 4096 at a time
 constexpr uint32_t kChunkNodes = 1u << kChunkShift;
 
@@ -66,11 +66,12 @@ uint32_t priority(uint32_t index) {
 }
 
 // One free extent. `order` is its own aligned_order, `sub` the maximum over its subtree.
+// child[0] is the left (lower) subtree, child[1] the right one, so that a descent picks its
+// next node by a comparison's 0/1 result instead of a branch.
 struct Node {
   uint64_t first;
   uint64_t last;
-  uint32_t left;
-  uint32_t right;
+  uint32_t child[2];
   uint32_t prio;  // treap priority: priority(index), kept to save rehashing
   uint8_t order;
   uint8_t sub;
@@ -90,8 +91,8 @@ struct Fit {
   uint64_t start = 0;
 };
 
-// A stack of node indices: the path of the last descent. Inline for the first 128 levels (a
-// treap of 2^32 nodes is almost never deeper than 100), a vector beyond.
+// A stack of uint32_t (node indices or depths). Inline for the first 128 entries (a treap of
+// 2^32 nodes is almost never deeper than 100), a vector beyond.
 class Path {
  public:
   void clear() { size_ = 0; }
@@ -104,6 +105,8 @@ class Path {
       push_slow(v);
     }
   }
+  uint32_t back() const { return (*this)[size_ - 1]; }
+  uint32_t pop_back() { return (*this)[--size_]; }
   uint32_t operator[](size_t i) const { return i < kInline ? inline_[i] : deep_[i - kInline]; }
 
  private:
@@ -119,17 +122,76 @@ class Path {
 };
 
 // The free extents, ordered by address, in a treap augmented with `sub`. Not thread-safe.
+//
+// Node 0 is a sentinel standing for "no node" (kNil): its `sub` is 0 and is never written, so
+// that recomputing a node's `sub` needs no test for missing children (an order is at least 0
+// anyway). Operations that change the tree near a node found by a descent reuse that descent's
+// path (path_) instead of descending again: an isolated free descends once, as does an
+// allocation that splits an extent.
 class ExtentTree {
  public:
+  ExtentTree() {
+    chunks_.push_back(std::make_unique<Node[]>(kChunkNodes));
+    at(kNil) = Node{0, 0, {kNil, kNil}, 0, 0, 0};
+    next_ = 1;
+  }
+
   // Adds [first, last] as a new extent. Precondition: disjoint from every extent, not touching.
-  void add(uint64_t first, uint64_t last) { insert(new_node(first, last)); }
+  void add(uint64_t first, uint64_t last) {
+    path_.clear();
+    for (uint32_t t = root_; t != kNil;) {
+      path_.push_back(t);
+      t = at(t).child[at(t).first <= first];
+    }
+    insert_on_path(new_node(first, last));
+  }
 
   // Searches top-down for the highest fit of `q` among extents whose aligned order is at least
   // `need` (subtrees whose `sub` is below `need` are skipped). False when there is none.
   // On success path_ holds the found extent's ancestors, root first, then the extent.
+  //
+  // The order of the search is: a node's right subtree, then the node, then its left subtree
+  // (highest first), skipping what lies above the limit. Without recursion: `pending_` holds
+  // the depths (in path_) of the nodes whose right subtree is being searched, so that a failed
+  // right subtree resumes at the deepest of them.
   bool find(const Request& q, int need, Fit& out) {
     path_.clear();
-    return find_in(root_, false, q, need, out);
+    pending_.clear();
+    uint32_t t = root_;
+    bool below = false;  // every extent of t ends at or below q.limit
+    for (;;) {
+      while (t != kNil && at(t).sub >= need) {
+        const Node& node = at(t);
+        path_.push_back(t);
+        if (!below && node.first > q.limit) {
+          t = node.child[0];
+          continue;
+        }
+        // node.first <= limit, so its left subtree lies entirely below the limit.
+        const uint32_t right = node.child[1];
+        if (at(right).sub >= need && right != kNil) {
+          pending_.push_back(static_cast<uint32_t>(path_.size() - 1));
+          t = right;
+          continue;
+        }
+        if (fits(node, q, need, out.start)) {
+          out.node = t;
+          return true;
+        }
+        t = node.child[0];
+        below = true;
+      }
+      if (pending_.size() == 0) return false;
+      const uint32_t depth = pending_.pop_back();
+      path_.resize(depth + 1);
+      t = path_[depth];
+      if (fits(at(t), q, need, out.start)) {
+        out.node = t;
+        return true;
+      }
+      t = at(t).child[0];
+      below = true;
+    }
   }
 
   // Removes [start, start + size - 1] from extent `n`, which must contain it. `n_on_path`:
@@ -153,7 +215,12 @@ class ExtentTree {
       reshape_or_at(n, end + 1, last, n_on_path);
     } else {
       reshape_or_at(n, first, start - 1, n_on_path);
-      add(end + 1, last);
+      // The new extent [end + 1, last] comes right after n: its search path is n's (reshape
+      // leaves path_ holding n's ancestors, and n when n_on_path), then n's right child and
+      // that child's leftmost descendants.
+      if (!n_on_path) path_.push_back(n);
+      for (uint32_t t = at(n).child[1]; t != kNil; t = at(t).child[0]) path_.push_back(t);
+      insert_on_path(new_node(end + 1, last));
     }
   }
 
@@ -163,29 +230,29 @@ class ExtentTree {
     neighbours(pfn, pred, succ, pred_depth, succ_depth);
   }
 
-  // Also leaves the search path in path_: pred's ancestors are path_[0 .. pred_depth-1], and
-  // likewise for succ.
+  // Also leaves the whole search path for pfn in path_ (down to the missing child where pfn
+  // would go): pred's ancestors are path_[0 .. pred_depth-1], and likewise for succ.
   void neighbours(uint64_t pfn, uint32_t& pred, uint32_t& succ, size_t& pred_depth,
                   size_t& succ_depth) {
-    pred = kNil;
-    succ = kNil;
-    pred_depth = succ_depth = 0;
+    uint32_t p = kNil, s = kNil;
+    size_t pd = 0, sd = 0;
     path_.clear();
     uint32_t t = root_;
     while (t != kNil) {
       const Node& node = at(t);
-      if (node.first <= pfn) {
-        pred = t;
-        pred_depth = path_.size();
-        path_.push_back(t);
-        t = node.right;
-      } else {
-        succ = t;
-        succ_depth = path_.size();
-        path_.push_back(t);
-        t = node.left;
-      }
+      const bool right = node.first <= pfn;
+      const size_t depth = path_.size();
+      path_.push_back(t);
+      p = right ? t : p;
+      pd = right ? depth : pd;
+      s = right ? s : t;
+      sd = right ? sd : depth;
+      t = node.child[right];
     }
+    pred = p;
+    succ = s;
+    pred_depth = pd;
+    succ_depth = sd;
   }
 
   // Returns [first, last] to the free space, merging with touching extents. False when it
@@ -211,7 +278,7 @@ class ExtentTree {
     } else if (merge_high) {
       reshape_at(succ, first, at(succ).last, succ_depth);
     } else {
-      add(first, last);
+      insert_on_path(new_node(first, last));  // path_: the search path for `first`
     }
     return true;
   }
@@ -232,19 +299,29 @@ class ExtentTree {
   template <class F>
   void walk(uint32_t t, F& f) const {
     while (t != kNil) {
-      walk(at(t).left, f);
+      walk(at(t).child[0], f);
       f(at(t));
-      t = at(t).right;
+      t = at(t).child[1];
     }
   }
 
-  int sub(uint32_t t) const { return t == kNil ? -1 : at(t).sub; }
+  // Whether extent `node` (whose first is at or below q.limit) holds the request among
+  // extents of order `need` or more; sets start to the highest fitting start.
+  static bool fits(const Node& node, const Request& q, int need, uint64_t& start) {
+    if (node.order < need) return false;
+    const uint64_t high = std::min(node.last, q.limit);
+    if (high - node.first + 1 < q.size) return false;  // high >= node.first here
+    const uint64_t s = (high - q.size + 1) & ~(q.align - 1);
+    if (s < node.first) return false;
+    start = s;
+    return true;
+  }
 
   // Recomputes t's `sub` from its own order and its children's; true when it changed.
+  // The sentinel's `sub` is 0, so missing children need no test.
   bool pull(uint32_t t) {
     Node& node = at(t);
-    const auto sub_now = static_cast<uint8_t>(
-        std::max({static_cast<int>(node.order), sub(node.left), sub(node.right)}));
+    const uint8_t sub_now = std::max({node.order, at(node.child[0]).sub, at(node.child[1]).sub});
     const bool changed = sub_now != node.sub;
     node.sub = sub_now;
     return changed;
@@ -252,12 +329,13 @@ class ExtentTree {
 
   // Gives extent n new bounds that keep its place in the order (no other extent between the
   // old and the new key), then repairs `sub` upwards from it, stopping where nothing changes.
+  // Leaves n's ancestors in path_.
   void reshape(uint32_t n, uint64_t first, uint64_t last) {
     const uint64_t key = first;
     path_.clear();
     for (uint32_t t = root_; t != n;) {
       path_.push_back(t);
-      t = key < at(t).first ? at(t).left : at(t).right;
+      t = at(t).child[at(t).first <= key];
     }
     reshape_at(n, first, last, path_.size());
   }
@@ -286,7 +364,7 @@ class ExtentTree {
     uint32_t i;
     if (free_list_ != kNil) {
       i = free_list_;
-      free_list_ = at(i).left;
+      free_list_ = at(i).child[0];
     } else {
       if (next_ == uint64_t{chunks_.size()} * kChunkNodes) {
         chunks_.push_back(std::make_unique<Node[]>(kChunkNodes));
@@ -294,66 +372,54 @@ class ExtentTree {
       i = next_++;
     }
     Node& node = at(i);
-    node = Node{first, last, kNil, kNil, priority(i), aligned_order(first, last), 0};
+    node = Node{first, last, {kNil, kNil}, priority(i), aligned_order(first, last), 0};
     node.sub = node.order;
     ++count_;
     return i;
   }
 
   void release(uint32_t i) {
-    at(i).left = free_list_;
+    at(i).child[0] = free_list_;
     free_list_ = i;
     --count_;
   }
 
-  // Splits t into keys < key (l) and keys > key (r).
-  void split(uint32_t t, uint64_t key, uint32_t& l, uint32_t& r) {
-    if (t == kNil) {
-      l = r = kNil;
-    } else if (at(t).first < key) {
-      split(at(t).right, key, at(t).right, r);
-      l = t;
-      pull(t);
-    } else {
-      split(at(t).left, key, l, at(t).left);
-      r = t;
-      pull(t);
+  // Links new node n into the treap. Precondition: path_ holds the whole search path for n's
+  // key, root first, down to the node whose missing child is where the key belongs (empty for
+  // an empty tree). The nodes of the path with a priority at least n's stay above it (each
+  // gets n in its subtree, so its `sub` only grows); the rest of the path is the subtree n
+  // takes the place of, split around n's key: the split follows the same path, so it needs no
+  // comparisons of its own beyond one per node.
+  void insert_on_path(uint32_t n) {
+    Node& node = at(n);
+    const uint64_t key = node.first;
+    const uint32_t prio = node.prio;
+    const uint8_t order = node.order;
+    const size_t len = path_.size();
+    size_t i = 0;
+    for (; i < len; ++i) {
+      Node& t = at(path_[i]);
+      if (t.prio < prio) break;
+      t.sub = std::max(t.sub, order);
     }
-  }
-
-  // Links new node n into the treap: down from the root while the priorities are higher
-  // (each of those nodes gets n in its subtree, so its `sub` only grows), then n takes the
-  // place of the subtree it outranks, split around its key.
-  void insert(uint32_t n) {
-    const uint64_t key = at(n).first;
-    const uint32_t prio = at(n).prio;
-    const uint8_t order = at(n).order;
     uint32_t* link = &root_;
-    while (*link != kNil && at(*link).prio >= prio) {
-      Node& t = at(*link);
-      if (t.sub < order) t.sub = order;
-      link = key < t.first ? &t.left : &t.right;
+    if (i > 0) {
+      Node& parent = at(path_[i - 1]);
+      link = &parent.child[parent.first <= key];
     }
-    uint32_t left, right;
-    split(*link, key, left, right);
-    at(n).left = left;
-    at(n).right = right;
+    uint32_t* slot[2] = {&node.child[0], &node.child[1]};  // where the next left/right part goes
+    for (size_t j = i; j < len; ++j) {
+      const uint32_t u = path_[j];
+      Node& un = at(u);
+      const bool low = un.first < key;  // u goes to n's left part, continuing to its right
+      *slot[!low] = u;
+      slot[!low] = &un.child[low];
+    }
+    *slot[0] = kNil;
+    *slot[1] = kNil;
+    for (size_t j = len; j-- > i;) pull(path_[j]);
     pull(n);
     *link = n;
-  }
-
-  // Joins a and b, every key of a being below every key of b.
-  uint32_t merge(uint32_t a, uint32_t b) {
-    if (a == kNil) return b;
-    if (b == kNil) return a;
-    if (at(a).prio > at(b).prio) {
-      at(a).right = merge(at(a).right, b);
-      pull(a);
-      return a;
-    }
-    at(b).left = merge(a, at(b).left);
-    pull(b);
-    return b;
   }
 
   // Removes the extent starting at key.
@@ -362,22 +428,42 @@ class ExtentTree {
     uint32_t t = root_;
     while (at(t).first != key) {
       path_.push_back(t);
-      t = key < at(t).first ? at(t).left : at(t).right;
+      t = at(t).child[at(t).first <= key];
     }
     path_.push_back(t);
     erase_at(path_.size() - 1);
   }
 
   // Removes path_[depth], whose ancestors are path_[0 .. depth-1], repairing `sub` upwards
-  // and stopping where nothing changes.
+  // and stopping where nothing changes. Its two subtrees are merged along the right spine of
+  // the left one and the left spine of the right one, by priority.
   void erase_at(size_t depth) {
     const uint32_t t = path_[depth];
-    const uint32_t joined = merge(at(t).left, at(t).right);
+    uint32_t a = at(t).child[0];
+    uint32_t b = at(t).child[1];
+    uint32_t joined = kNil;
+    uint32_t* slot = &joined;
+    pending_.clear();
+    while (a != kNil && b != kNil) {
+      if (at(a).prio > at(b).prio) {
+        *slot = a;
+        pending_.push_back(a);
+        slot = &at(a).child[1];
+        a = *slot;
+      } else {
+        *slot = b;
+        pending_.push_back(b);
+        slot = &at(b).child[0];
+        b = *slot;
+      }
+    }
+    *slot = a != kNil ? a : b;
+    for (size_t i = pending_.size(); i-- > 0;) pull(pending_[i]);
     if (depth == 0) {
       root_ = joined;
     } else {
       Node& parent = at(path_[depth - 1]);
-      (parent.left == t ? parent.left : parent.right) = joined;
+      parent.child[parent.child[1] == t] = joined;
     }
     release(t);
     for (size_t i = depth; i-- > 0;) {
@@ -385,42 +471,13 @@ class ExtentTree {
     }
   }
 
-  // `below`: every extent of t ends at or below q.limit.
-  bool find_in(uint32_t t, bool below, const Request& q, int need, Fit& out) {
-    const size_t mark = path_.size();
-    while (t != kNil) {
-      const Node& node = at(t);
-      if (node.sub < need) break;
-      path_.push_back(t);
-      if (!below && node.first > q.limit) {
-        t = node.left;
-        continue;
-      }
-      // node.first <= limit, so the left subtree lies entirely below the limit.
-      if (sub(node.right) >= need && find_in(node.right, below, q, need, out)) return true;
-      if (node.order >= need) {
-        const uint64_t high = std::min(node.last, q.limit);
-        if (high - node.first + 1 >= q.size) {  // high >= node.first here
-          const uint64_t start = (high - q.size + 1) & ~(q.align - 1);
-          if (start >= node.first) {
-            out = Fit{t, start};
-            return true;
-          }
-        }
-      }
-      t = node.left;
-      below = true;
-    }
-    path_.resize(mark);
-    return false;
-  }
-
   std::vector<std::unique_ptr<Node[]>> chunks_;
   uint32_t root_ = kNil;
   uint32_t free_list_ = kNil;
   uint32_t next_ = 0;
   uint64_t count_ = 0;
-  Path path_;  // the last search path, root first
+  Path path_;     // the last search path, root first
+  Path pending_;  // find(): depths in path_ to resume at; erase_at(): the merged nodes
 };
 
 // A magazine of cached blocks of one size class (the magazine scheme of Bonwick and Adams,
