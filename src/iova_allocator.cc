@@ -17,8 +17,10 @@
 #include <algorithm>
 #include <atomic>
 #include <bit>
+#include <cstring>
 #include <mutex>
 #include <thread>
+#include <utility>
 #include <vector>
 
 namespace iovamap {
@@ -75,6 +77,15 @@ struct Node {
   uint32_t prio;  // treap priority: priority(index), kept to save rehashing
   uint8_t order;
   uint8_t sub;
+
+  // child[right], read as both children at once and then selected, so that in a descent the
+  // next node's address waits for the comparison only, not for a load that depends on it.
+  uint32_t pick(bool right) const {
+    uint64_t both;
+    std::memcpy(&both, child, sizeof both);
+    const unsigned high_half = std::endian::native == std::endian::little ? 32 : 0;
+    return static_cast<uint32_t>(both >> (right ? high_half : 32 - high_half));
+  }
 };
 static_assert(sizeof(Node) == 32, "metadata bound in the header relies on 32-byte nodes");
 
@@ -132,6 +143,7 @@ class ExtentTree {
  public:
   ExtentTree() {
     chunks_.push_back(std::make_unique<Node[]>(kChunkNodes));
+    first_chunk_ = chunks_[0].get();
     at(kNil) = Node{0, 0, {kNil, kNil}, 0, 0, 0};
     next_ = 1;
   }
@@ -141,7 +153,7 @@ class ExtentTree {
     path_.clear();
     for (uint32_t t = root_; t != kNil;) {
       path_.push_back(t);
-      t = at(t).child[at(t).first <= first];
+      t = at(t).pick(at(t).first <= first);
     }
     insert_on_path(new_node(first, last));
   }
@@ -247,7 +259,7 @@ class ExtentTree {
       pd = right ? depth : pd;
       s = right ? s : t;
       sd = right ? sd : depth;
-      t = node.child[right];
+      t = node.pick(right);
     }
     pred = p;
     succ = s;
@@ -283,8 +295,15 @@ class ExtentTree {
     return true;
   }
 
-  const Node& at(uint32_t i) const { return chunks_[i >> kChunkShift][i & (kChunkNodes - 1)]; }
-  Node& at(uint32_t i) { return chunks_[i >> kChunkShift][i & (kChunkNodes - 1)]; }
+  // Node i. The first chunk (which holds every node of a tree that never had more than 4095
+  // extents) is reached without loading its address from chunks_: in a descent that load
+  // would sit between one node and the next.
+  const Node& at(uint32_t i) const {
+    if (i < kChunkNodes) [[likely]]
+      return first_chunk_[i];
+    return chunks_[i >> kChunkShift][i & (kChunkNodes - 1)];
+  }
+  Node& at(uint32_t i) { return const_cast<Node&>(std::as_const(*this).at(i)); }
 
   // Calls f(node) for every extent in address order.
   template <class F>
@@ -335,7 +354,7 @@ class ExtentTree {
     path_.clear();
     for (uint32_t t = root_; t != n;) {
       path_.push_back(t);
-      t = at(t).child[at(t).first <= key];
+      t = at(t).pick(at(t).first <= key);
     }
     reshape_at(n, first, last, path_.size());
   }
@@ -428,7 +447,7 @@ class ExtentTree {
     uint32_t t = root_;
     while (at(t).first != key) {
       path_.push_back(t);
-      t = at(t).child[at(t).first <= key];
+      t = at(t).pick(at(t).first <= key);
     }
     path_.push_back(t);
     erase_at(path_.size() - 1);
@@ -472,6 +491,7 @@ class ExtentTree {
   }
 
   std::vector<std::unique_ptr<Node[]>> chunks_;
+  Node* first_chunk_;  // chunks_[0]
   uint32_t root_ = kNil;
   uint32_t free_list_ = kNil;
   uint32_t next_ = 0;
