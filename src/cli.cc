@@ -9,11 +9,13 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "iovamap/container.h"
 #include "iovamap/discovery.h"
 #include "iovamap/dma_limit.h"
 #include "iovamap/iommu_driver.h"
 #include "iovamap/iommufd_ioas.h"
 #include "iovamap/map_file.h"
+#include "iovamap/msi.h"
 #include "iovamap/policy.h"
 #include "iovamap/quantity.h"
 #include "iovamap/range_set.h"
@@ -242,6 +244,28 @@ std::string limit_text(const DmaLimit& l) {
   return out;
 }
 
+// The host's MSI answer (a group without devices takes it) and each group's, for `list`.
+MsiVerdict host_msi(const Host& h) {
+  return group_msi_isolation(h, Group{});
+}
+
+Json msi_json(const MsiVerdict& v) {
+  return Json{{"isolated", v.isolated}, {"known", v.known}, {"from", v.why}};
+}
+
+Json unsafe_json(const std::optional<bool>& v) {
+  return v ? Json(*v) : Json(nullptr);
+}
+
+std::string msi_text(const MsiVerdict& v) {
+  if (!v.known) return "unknown: " + v.why;
+  return std::string(v.isolated ? "isolated" : "NOT isolated") + " (from " + v.why + ")";
+}
+
+std::string unsafe_text(const std::optional<bool>& v) {
+  return v ? (*v ? "Y" : "N") : "N (default)";
+}
+
 int cmd_list(const Loaded& l, const std::string& format, std::ostream& out) {
   const Host& h = l.host;
   // One aperture per unit, computed once.
@@ -291,9 +315,14 @@ int cmd_list(const Loaded& l, const std::string& format, std::ostream& out) {
       groups.push_back(Json{{"id", g.id},
                             {"type", g.type},
                             {"iommu", u ? Json(u->name) : Json(nullptr)},
+                            {"msi", msi_json(group_msi_isolation(h, g))},
                             {"devices", std::move(devices)}});
     }
     j["groups"] = std::move(groups);
+    j["interrupts"] = Json{{"msi", msi_json(host_msi(h))},
+                           {"allow_unsafe_interrupts",
+                            Json{{"vfio_iommu_type1", unsafe_json(h.type1_allow_unsafe_interrupts)},
+                                 {"iommufd", unsafe_json(h.iommufd_allow_unsafe_interrupts)}}}};
     Json notes = Json::array();
     for (const std::string& n : l.notes) notes.push_back(n);
     for (const std::string& n : unit_notes) notes.push_back(n);
@@ -331,6 +360,16 @@ int cmd_list(const Loaded& l, const std::string& format, std::ostream& out) {
     }
     t.print(out);
   }
+  // MSI isolation decides whether VFIO and iommufd take a group at all (msi.h).
+  out << "\nInterrupts\n  MSIs: " << msi_text(host_msi(h)) << '\n';
+  for (const Group& g : h.groups) {
+    MsiVerdict v = group_msi_isolation(h, g);
+    if (v.known && v.why != host_msi(h).why)
+      out << "  group " << g.id << ": MSIs " << msi_text(v) << '\n';
+  }
+  out << "  allow_unsafe_interrupts: vfio_iommu_type1 "
+      << unsafe_text(h.type1_allow_unsafe_interrupts) << ", iommufd "
+      << unsafe_text(h.iommufd_allow_unsafe_interrupts) << '\n';
   std::vector<std::string> notes = l.notes;
   notes.insert(notes.end(), unit_notes.begin(), unit_notes.end());
   if (!notes.empty()) out << '\n';
@@ -412,9 +451,13 @@ struct Container {
 
 // Builds one container holding `groups` under the policy; Failure(1) when an attach fails.
 Container build_container(const Loaded& l, const std::vector<const Group*>& groups, bool iommufd) {
-  Container c{{},          Type1Container(l.host.kernel, l.host.dma_entry_limit.value_or(65535)),
-              IoasModel(), {},
-              4096,        {}};
+  Container c{{},
+              Type1Container(l.host.kernel, l.host.dma_entry_limit.value_or(65535),
+                             l.host.type1_allow_unsafe_interrupts.value_or(false)),
+              IoasModel(l.host.kernel, l.host.iommufd_allow_unsafe_interrupts.value_or(false)),
+              {},
+              4096,
+              {}};
   for (const Group* g : groups) {
     Result<GroupModel> m = model_group(l.host, *g, l.policy);
     if (!m) throw Failure{kExitUsage, m.error().message};
@@ -426,12 +469,16 @@ Container build_container(const Loaded& l, const std::vector<const Group*>& grou
       c.warnings.push_back("group " + std::to_string(g->id) +
                            ": page sizes unknown, 4 KiB assumed");
     std::string key = unit ? unit->name : "";
+    MsiVerdict msi = group_msi_isolation(l.host, *g);
     if (iommufd) {
       for (const Device& d : g->devices) {
         Result<std::vector<ReservedRegion>> regions = device_regions_for(l.host, *g, d, l.policy);
         if (!regions) throw Failure{kExitUsage, regions.error().message};
-        Status s = c.ioas.attach(IoasDevice{d.name, *regions}, IoasDomain{key, aperture, pgsizes});
-        if (!s) throw Failure{kExitCheckFailed, "attach: " + s.error().message};
+        Status s = c.ioas.attach(IoasDevice{d.name, *regions, msi.isolated},
+                                 IoasDomain{key, aperture, pgsizes});
+        if (!s)
+          throw Failure{kExitCheckFailed,
+                        "attach: " + msi_explained(s.error(), msi, "iommufd").message};
       }
     } else {
       Type1Group tg;
@@ -440,8 +487,11 @@ Container build_container(const Loaded& l, const std::vector<const Group*>& grou
       tg.regions = m->regions.regions();
       tg.pgsize_bitmap = pgsizes;
       tg.domain_key = key;
+      tg.msi_isolated = msi.isolated;
       Status s = c.type1.attach(tg);
-      if (!s) throw Failure{kExitCheckFailed, "attach: " + s.error().message};
+      if (!s)
+        throw Failure{kExitCheckFailed,
+                      "attach: " + msi_explained(s.error(), msi, "vfio_iommu_type1").message};
     }
     c.models.push_back(std::move(*m));
   }

@@ -222,6 +222,39 @@ TEST(Cli, CheckStopsAtTheMappingBudget) {
       << text.out;
 }
 
+TEST(Cli, UnisolatedMsiFailsTheAttachWithWhatToDo) {
+  std::string dir = ::testing::TempDir() + "/iovamap-msi";
+  std::filesystem::create_directories(dir);
+  const std::string topology = dir + "/msi.toml";
+  std::ofstream(topology) << "msi-isolated = false\n"
+                             "[[iommu]]\nname = \"v\"\ndriver = \"virtio\"\naddress-bits = 48\n"
+                             "[[group]]\nid = 1\niommu = \"v\"\n"
+                             "[[group.device]]\nbdf = \"0000:00:03.0\"\n";
+  for (std::vector<std::string> command : {std::vector<std::string>{"ranges", "1"},
+                                           {"ranges", "--iommufd", "1"},
+                                           {"info-cap", "1"},
+                                           {"check", "1", "--map", "-"}}) {
+    std::vector<std::string> args = {"--topology", topology};
+    args.insert(args.end(), command.begin(), command.end());
+    CliRun r = run(args, "0x100000 4K\n");
+    EXPECT_EQ(r.status, 1) << command[0] << r.out << r.err;
+    bool fd = command[1] == "--iommufd";
+    std::string module = fd ? "iommufd" : "vfio_iommu_type1";
+    EXPECT_NE(r.err.find(module + ".allow_unsafe_interrupts is off"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("(from " + topology + ":1)"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("echo 1 > /sys/module/" + module + "/parameters/allow_unsafe_interrupts"),
+              std::string::npos)
+        << r.err;
+  }
+  // The parameter set: the attach works.
+  std::string text = "allow-unsafe-interrupts = true\n";
+  std::ifstream in(topology);
+  text += std::string(std::istreambuf_iterator<char>(in), {});
+  std::ofstream(topology) << text;
+  EXPECT_EQ(run({"--topology", topology, "ranges", "1"}).status, 0);
+  EXPECT_EQ(run({"--topology", topology, "ranges", "--iommufd", "1"}).status, 0);
+}
+
 TEST(Cli, EffectivePolicyCutsAtATrustedDmaLimit) {
   std::string root = snapshot("6.12-amd") + "/root";
   CliRun kernel = run({"--root", root, "--policy", "kernel", "--format", "sysfs", "ranges", "7"});

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "iovamap/msi.h"
+
 namespace iovamap {
 
 namespace {
@@ -44,10 +46,17 @@ std::string domain_key(const Host& host, const Group& group, const GroupModel& m
 
 }  // namespace
 
+Error msi_explained(Error e, const MsiVerdict& msi, std::string_view module) {
+  if (e.code != EPERM) return e;
+  e.message += " (from " + msi.why + "); " + msi_advice(module);
+  return e;
+}
+
 Result<Type1Model> model_type1(const Host& host, const std::vector<uint32_t>& group_ids,
                                Policy policy) {
   Type1Model out{.policy = policy,
-                 .container = Type1Container(host.kernel, host.dma_entry_limit.value_or(65535))};
+                 .container = Type1Container(host.kernel, host.dma_entry_limit.value_or(65535),
+                                             host.type1_allow_unsafe_interrupts.value_or(false))};
   Result<std::vector<GroupModel>> models = model_groups(host, group_ids, policy, &out.warnings);
   if (!models) return models.error();
   out.groups = std::move(*models);
@@ -59,15 +68,20 @@ Result<Type1Model> model_type1(const Host& host, const std::vector<uint32_t>& gr
                  .regions = model.regions.regions(),
                  .pgsize_bitmap = model.page_sizes.value_or(kPageSize),
                  .domain_key = domain_key(host, group, model)};
+    MsiVerdict msi = group_msi_isolation(host, group);
+    g.msi_isolated = msi.isolated;
     if (Status s = out.container.attach(g); !s)
-      return s.error().with_context("attaching group " + std::to_string(g.id));
+      return msi_explained(s.error(), msi, "vfio_iommu_type1")
+          .with_context("attaching group " + std::to_string(g.id));
   }
   return out;
 }
 
 Result<IoasModelResult> model_iommufd(const Host& host, const std::vector<uint32_t>& group_ids,
                                       Policy policy) {
-  IoasModelResult out{.policy = policy};
+  IoasModelResult out{
+      .policy = policy,
+      .ioas = IoasModel(host.kernel, host.iommufd_allow_unsafe_interrupts.value_or(false))};
   Result<std::vector<GroupModel>> models = model_groups(host, group_ids, policy, &out.warnings);
   if (!models) return models.error();
   out.groups = std::move(*models);
@@ -77,13 +91,16 @@ Result<IoasModelResult> model_iommufd(const Host& host, const std::vector<uint32
     IoasDomain domain{.key = domain_key(host, group, model),
                       .aperture = model.aperture ? model.aperture->range : Range::all(),
                       .pgsize_bitmap = model.page_sizes.value_or(kPageSize)};
+    MsiVerdict msi = group_msi_isolation(host, group);
     for (const Device& device : group.devices) {
       Result<std::vector<ReservedRegion>> regions = device_regions_for(host, group, device, policy);
       if (!regions) return regions.error();
-      IoasDevice d{.name = device.name, .regions = std::move(*regions)};
+      IoasDevice d{
+          .name = device.name, .regions = std::move(*regions), .msi_isolated = msi.isolated};
       if (Status s = out.ioas.attach(d, domain); !s)
-        return s.error().with_context("attaching device " + device.name + " of group " +
-                                      std::to_string(group.id));
+        return msi_explained(s.error(), msi, "iommufd")
+            .with_context("attaching device " + device.name + " of group " +
+                          std::to_string(group.id));
     }
   }
   return out;

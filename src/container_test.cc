@@ -104,5 +104,33 @@ TEST(Container, Errors) {
   EXPECT_NE(m.error().message.find("attaching group 7"), std::string::npos) << m.error().message;
 }
 
+TEST(Container, UnisolatedMsiFailsTheAttachAndSaysWhatToDo) {
+  Host host = two_group_intel();
+  host.msi = MsiEvidence{false, "sys/kernel/irq/9/chip_name: 'IO-APIC'"};
+  Result<Type1Model> m = model_type1(host, {7}, Policy::kKernel);
+  ASSERT_FALSE(m.ok());
+  EXPECT_EQ(m.error().code, EPERM);
+  EXPECT_EQ(m.error().message,
+            "attaching group 7: group 7: its MSIs are not isolated (no interrupt remapping) and "
+            "vfio_iommu_type1.allow_unsafe_interrupts is off: the kernel refuses the attach "
+            "(from sys/kernel/irq/9/chip_name: 'IO-APIC'); " +
+                msi_advice("vfio_iommu_type1"));
+  Result<IoasModelResult> fd = model_iommufd(host, {7}, Policy::kKernel);
+  ASSERT_FALSE(fd.ok());
+  EXPECT_EQ(fd.error().code, EPERM);
+  EXPECT_NE(fd.error().message.find("attaching device 0000:01:00.0 of group 7"), std::string::npos);
+  EXPECT_NE(fd.error().message.find(msi_advice("iommufd")), std::string::npos);
+  // Each module has its own parameter.
+  host.type1_allow_unsafe_interrupts = true;
+  EXPECT_TRUE(model_type1(host, {7}, Policy::kKernel).ok());
+  EXPECT_FALSE(model_iommufd(host, {7}, Policy::kKernel).ok());
+  host.iommufd_allow_unsafe_interrupts = true;
+  EXPECT_TRUE(model_iommufd(host, {7}, Policy::kKernel).ok());
+  // Unknown (nothing in sysfs tells): isolated assumed, as before.
+  host = two_group_intel();
+  EXPECT_TRUE(model_type1(host, {7, 8}, Policy::kKernel).ok());
+  EXPECT_TRUE(model_iommufd(host, {7, 8}, Policy::kKernel).ok());
+}
+
 }  // namespace
 }  // namespace iovamap

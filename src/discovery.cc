@@ -1,10 +1,12 @@
 #include "iovamap/discovery.h"
 
 #include "iovamap/iommu_driver.h"
+#include "iovamap/msi.h"
 
 #include <algorithm>
 #include <charconv>
 #include <cstdint>
+#include <tuple>
 
 namespace iovamap {
 
@@ -18,6 +20,12 @@ constexpr std::string_view kMemmapDir = "sys/firmware/memmap";
 constexpr std::string_view kDmaEntryLimit =
     "sys/module/vfio_iommu_type1/parameters/dma_entry_limit";
 constexpr std::string_view kDmaEntryLimitOption = "vfio_iommu_type1.dma_entry_limit";
+constexpr std::string_view kType1Unsafe =
+    "sys/module/vfio_iommu_type1/parameters/allow_unsafe_interrupts";
+constexpr std::string_view kType1UnsafeOption = "vfio_iommu_type1.allow_unsafe_interrupts";
+constexpr std::string_view kIommufdUnsafe = "sys/module/iommufd/parameters/allow_unsafe_interrupts";
+constexpr std::string_view kIommufdUnsafeOption = "iommufd.allow_unsafe_interrupts";
+constexpr std::string_view kIrqDir = "sys/kernel/irq";
 
 std::string join(std::string_view dir, std::string_view name) {
   std::string out(dir);
@@ -82,17 +90,25 @@ IommuDriver unit_driver(const std::vector<std::string>& entries, std::string_vie
   return IommuDriver::kGeneric;
 }
 
+// The words of the kernel command line, in order (split at spaces, tabs and newlines).
+std::vector<std::string_view> cmdline_words(const std::optional<std::string>& cmdline) {
+  std::vector<std::string_view> out;
+  if (!cmdline) return out;
+  std::string_view rest = *cmdline;
+  while (!rest.empty()) {
+    size_t sp = rest.find_first_of(" \n\t");
+    if (sp != 0) out.push_back(rest.substr(0, sp));
+    rest.remove_prefix(sp == std::string_view::npos ? rest.size() : sp + 1);
+  }
+  return out;
+}
+
 // The kernel parameters that change a unit's paging domains and that only the command line
 // shows: intel_iommu=sm_on|sm_off (drivers/iommu/intel/iommu.c, intel_iommu_setup) and
 // amd_iommu=pgtbl_v1|pgtbl_v2 (drivers/iommu/amd/init.c, parse_amd_iommu_options). Options are
 // comma-separated; a later one wins, as in the kernel's parsers.
 void apply_cmdline(const std::optional<std::string>& cmdline, IommuUnit* unit) {
-  if (!cmdline) return;
-  std::string_view rest = *cmdline;
-  while (!rest.empty()) {
-    size_t sp = rest.find_first_of(" \n\t");
-    std::string_view word = rest.substr(0, sp);
-    rest.remove_prefix(sp == std::string_view::npos ? rest.size() : sp + 1);
+  for (std::string_view word : cmdline_words(cmdline)) {
     std::string_view key = word.substr(0, word.find('='));
     if (key.size() == word.size()) continue;
     std::string_view options = word.substr(key.size() + 1);
@@ -129,6 +145,33 @@ std::optional<uint64_t> parse_kernel_uint(std::string_view t) {
   return value;
 }
 
+// One `name` or `name=value` word of the kernel command line.
+struct CmdlineOption {
+  std::string_view word;
+  std::optional<std::string_view> value;  // none without '='
+};
+
+// Every word of the command line that sets the module parameter `name` ("module.param"), in
+// order: a later one overrides an earlier one, as the kernel (parse_args) and modprobe apply
+// them. Dashes and underscores are the same character in parameter names (kernel/params.c,
+// parameq).
+std::vector<CmdlineOption> cmdline_options(const std::optional<std::string>& cmdline,
+                                           std::string_view name) {
+  std::vector<CmdlineOption> out;
+  auto same = [](char a, char b) {
+    return a == b || ((a == '-' || a == '_') && (b == '-' || b == '_'));
+  };
+  for (std::string_view word : cmdline_words(cmdline)) {
+    std::string_view key = word.substr(0, word.find('='));
+    if (key.size() != name.size() || !std::equal(key.begin(), key.end(), name.begin(), same))
+      continue;
+    CmdlineOption o{word, std::nullopt};
+    if (key.size() < word.size()) o.value = word.substr(key.size() + 1);
+    out.push_back(o);
+  }
+  return out;
+}
+
 // The last `vfio_iommu_type1.dma_entry_limit=N` of the command line (modprobe passes such
 // options to the module when it loads it), or nullopt. A value the kernel refuses (not a
 // number, or above 32 bits: a module then fails to load, a built-in one keeps its default)
@@ -136,25 +179,121 @@ std::optional<uint64_t> parse_kernel_uint(std::string_view t) {
 std::optional<uint32_t> cmdline_dma_entry_limit(const std::optional<std::string>& cmdline,
                                                 const std::string& file,
                                                 std::vector<std::string>* warnings) {
-  if (!cmdline) return std::nullopt;
   std::optional<uint32_t> limit;
-  std::string_view rest = *cmdline;
-  while (!rest.empty()) {
-    size_t sp = rest.find_first_of(" \n\t");
-    std::string_view word = rest.substr(0, sp);
-    rest.remove_prefix(sp == std::string_view::npos ? rest.size() : sp + 1);
-    if (word.substr(0, kDmaEntryLimitOption.size()) != kDmaEntryLimitOption ||
-        word.substr(kDmaEntryLimitOption.size(), 1) != "=")
-      continue;
-    std::string_view value = word.substr(kDmaEntryLimitOption.size() + 1);
-    std::optional<uint64_t> v = parse_kernel_uint(value);
+  for (const CmdlineOption& o : cmdline_options(cmdline, kDmaEntryLimitOption)) {
+    std::optional<uint64_t> v = o.value ? parse_kernel_uint(*o.value) : std::nullopt;
     if (!v || *v > UINT32_MAX) {
-      warnings->push_back(file + ": '" + std::string(word) + "' is not a 32-bit number, ignored");
+      warnings->push_back(file + ": '" + std::string(o.word) + "' is not a 32-bit number, ignored");
       continue;
     }
     limit = static_cast<uint32_t>(*v);
   }
   return limit;
+}
+
+// A bool module parameter's value as the kernel parses it (lib/kstrtox.c, kstrtobool: only the
+// first character counts, 'y' 't' 'e' '1' true, 'n' 'f' 'd' '0' false, and "on"/"off" by their
+// second), or nullopt when the kernel refuses it.
+std::optional<bool> parse_kernel_bool(std::string_view t) {
+  if (t.empty()) return std::nullopt;
+  switch (t[0]) {
+    case 'y':
+    case 'Y':
+    case 't':
+    case 'T':
+    case 'e':
+    case 'E':
+    case '1':
+      return true;
+    case 'n':
+    case 'N':
+    case 'f':
+    case 'F':
+    case 'd':
+    case 'D':
+    case '0':
+      return false;
+    case 'o':
+    case 'O':
+      if (t.size() > 1 && (t[1] == 'n' || t[1] == 'N')) return true;
+      if (t.size() > 1 && (t[1] == 'f' || t[1] == 'F')) return false;
+      return std::nullopt;
+    default:
+      return std::nullopt;
+  }
+}
+
+// A bool module parameter: the loaded module's file (param_get_bool prints "Y" or "N"), else
+// the command line's last setting of `option` (a bare name means true: kernel/params.c,
+// param_set_bool). A bad file is an error naming it; a bad command-line value is ignored with a
+// warning, as the kernel ignores it.
+Result<std::optional<bool>> read_bool_param(SysfsReader& reader, std::string_view path,
+                                            std::string_view option,
+                                            const std::optional<std::string>& cmdline,
+                                            std::vector<std::string>* warnings) {
+  Result<std::optional<std::string>> text = read_optional(reader, std::string(path));
+  if (!text) return text.error();
+  if (*text) {
+    std::string_view t = **text;
+    if (!t.empty() && t.back() == '\n') t.remove_suffix(1);
+    std::optional<bool> v = parse_kernel_bool(t);
+    if (!v)
+      return make_error(EINVAL, reader.display(path) + ":1: expected Y or N, got '" +
+                                    std::string(t.substr(0, 40)) + "'");
+    return v;
+  }
+  std::optional<bool> value;
+  for (const CmdlineOption& o : cmdline_options(cmdline, option)) {
+    std::optional<bool> v = o.value ? parse_kernel_bool(*o.value) : std::optional<bool>(true);
+    if (!v) {
+      warnings->push_back(reader.display(kCmdline) + ": '" + std::string(o.word) +
+                          "' is not a boolean, ignored");
+      continue;
+    }
+    value = v;
+  }
+  return value;
+}
+
+// The irq numbers listed in `dir` (sys/kernel/irq, or a device's msi_irqs), in numeric order;
+// empty when the directory is missing.
+Result<std::vector<uint32_t>> irq_numbers(SysfsReader& reader, const std::string& dir) {
+  std::vector<uint32_t> out;
+  Result<std::vector<std::string>> names = reader.list_dir(dir);
+  if (!names) {
+    if (names.error().code == ENOENT) return out;
+    return names.error();
+  }
+  for (const std::string& name : *names) {
+    uint32_t n = 0;
+    auto [end, ec] = std::from_chars(name.data(), name.data() + name.size(), n);
+    if (ec == std::errc() && end == name.data() + name.size()) out.push_back(n);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// What the chips of `irqs` say about MSI isolation (see msi.h): the first chip that isolates
+// (or, for `any_unsafe_decides`, the first that does not, when there is one), naming its file.
+Result<std::optional<MsiEvidence>> msi_evidence(SysfsReader& reader,
+                                                const std::vector<uint32_t>& irqs,
+                                                bool any_unsafe_decides) {
+  std::optional<MsiEvidence> yes, no;
+  for (uint32_t irq : irqs) {
+    std::string path = join(join(kIrqDir, std::to_string(irq)), "chip_name");
+    Result<std::optional<std::string>> name = read_optional(reader, path);
+    if (!name) return name.error();
+    if (!*name) continue;
+    std::string chip = **name;
+    if (!chip.empty() && chip.back() == '\n') chip.pop_back();
+    MsiChipClass c = classify_irq_chip(chip);
+    if (c == MsiChipClass::kSilent) continue;
+    MsiEvidence e{c == MsiChipClass::kIsolating, reader.display(path) + ": '" + chip + "'"};
+    std::optional<MsiEvidence>& slot = e.isolated ? yes : no;
+    if (!slot) slot = e;
+  }
+  if (any_unsafe_decides) return no ? no : yes;
+  return yes ? yes : no;
 }
 
 // Where a link in sysfs points, as a root-relative path; `path` itself when it is a real
@@ -241,6 +380,13 @@ Result<Device> read_device(SysfsReader& reader, const std::string& group_devices
   Result<std::optional<std::string>> iommu = link_optional(reader, join(*dir, "iommu"));
   if (!iommu) return iommu.error();
   if (*iommu) dev.iommu = std::string(base_name(**iommu));
+  // The device's own MSI vectors (present while its driver has MSIs enabled): one vector that
+  // is not isolated decides.
+  Result<std::vector<uint32_t>> vectors = irq_numbers(reader, join(*dir, "msi_irqs"));
+  if (!vectors) return vectors.error();
+  Result<std::optional<MsiEvidence>> msi = msi_evidence(reader, *vectors, true);
+  if (!msi) return msi.error();
+  dev.msi = std::move(*msi);
   return dev;
 }
 
@@ -346,6 +492,24 @@ Result<Discovery> discover(SysfsReader& reader, std::string source) {
   if (!out.host.dma_entry_limit)
     out.host.dma_entry_limit =
         cmdline_dma_entry_limit(*cmdline, reader.display(kCmdline), &out.warnings);
+
+  // Unsafe interrupts: each module's parameter, else the command line's.
+  for (auto [path, option, field] :
+       {std::tuple{kType1Unsafe, kType1UnsafeOption, &out.host.type1_allow_unsafe_interrupts},
+        std::tuple{kIommufdUnsafe, kIommufdUnsafeOption,
+                   &out.host.iommufd_allow_unsafe_interrupts}}) {
+    Result<std::optional<bool>> v = read_bool_param(reader, path, option, *cmdline, &out.warnings);
+    if (!v) return v.error();
+    *field = *v;
+  }
+
+  // MSI isolation host-wide: the interrupt chips in use. One that isolates shows interrupt
+  // remapping (or an ITS) is on, which covers every device.
+  Result<std::vector<uint32_t>> irqs = irq_numbers(reader, std::string(kIrqDir));
+  if (!irqs) return irqs.error();
+  Result<std::optional<MsiEvidence>> msi = msi_evidence(reader, *irqs, false);
+  if (!msi) return msi.error();
+  out.host.msi = std::move(*msi);
 
   // RAM: the firmware memory map the kernel exports (drivers/firmware/memmap.c), one directory
   // per entry with start, end (inclusive) and type.

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "iovamap/msi.h"
 #include "test_tree.h"
 
 namespace iovamap {
@@ -234,6 +235,107 @@ TEST(Discovery, TheType1MappingBudget) {
                 "fake/sys/module/vfio_iommu_type1/parameters/dma_entry_limit:1: value"),
             std::string::npos)
       << bad.error().message;
+}
+
+TEST(Discovery, UnsafeInterruptsFromTheModulesOrTheCommandLine) {
+  FakeSysfs f;
+  Result<Discovery> d = discover(f, "fake");
+  EXPECT_FALSE(d->host.type1_allow_unsafe_interrupts);  // the default (off) applies
+  EXPECT_FALSE(d->host.iommufd_allow_unsafe_interrupts);
+  // Not loaded: the command line's last setting, as kstrtobool reads it; a bare name is true,
+  // and a dash is an underscore in parameter names.
+  f.add_file("proc/cmdline",
+             "quiet vfio_iommu_type1.allow_unsafe_interrupts=0 "
+             "vfio-iommu-type1.allow-unsafe-interrupts=on iommufd.allow_unsafe_interrupts\n");
+  d = discover(f, "fake");
+  EXPECT_EQ(d->host.type1_allow_unsafe_interrupts, true);
+  EXPECT_EQ(d->host.iommufd_allow_unsafe_interrupts, true);
+  for (auto [value, want] : {std::pair{"Y", true},
+                             {"yes", true},
+                             {"t", true},
+                             {"1", true},
+                             {"N", false},
+                             {"off", false},
+                             {"f", false},
+                             {"0", false}}) {
+    f.add_file("proc/cmdline", std::string("vfio_iommu_type1.allow_unsafe_interrupts=") + value);
+    EXPECT_EQ(discover(f, "fake")->host.type1_allow_unsafe_interrupts, want) << value;
+  }
+  // A value the kernel refuses is ignored with a warning naming the file; an earlier one stays.
+  f.add_file("proc/cmdline",
+             "iommufd.allow_unsafe_interrupts=1 iommufd.allow_unsafe_interrupts=maybe "
+             "iommufd.allow_unsafe_interrupts= vfio_iommu_type1.allow_unsafe_interrupts_x=1\n");
+  d = discover(f, "fake");
+  ASSERT_TRUE(d) << d.error().message;
+  EXPECT_EQ(d->host.iommufd_allow_unsafe_interrupts, true);
+  EXPECT_FALSE(d->host.type1_allow_unsafe_interrupts);
+  ASSERT_EQ(d->warnings.size(), 3u);  // the missing osrelease, and these two
+  EXPECT_EQ(d->warnings[1],
+            "fake/proc/cmdline: 'iommufd.allow_unsafe_interrupts=maybe' is not a boolean, ignored");
+  // Loaded: the module's own value wins (param_get_bool prints Y or N).
+  f.add_file("sys/module/iommufd/parameters/allow_unsafe_interrupts", "N\n");
+  f.add_file("sys/module/vfio_iommu_type1/parameters/allow_unsafe_interrupts", "Y\n");
+  d = discover(f, "fake");
+  EXPECT_EQ(d->host.iommufd_allow_unsafe_interrupts, false);
+  EXPECT_EQ(d->host.type1_allow_unsafe_interrupts, true);
+  f.add_file("sys/module/vfio_iommu_type1/parameters/allow_unsafe_interrupts", "maybe\n");
+  Result<Discovery> bad = discover(f, "fake");
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().message,
+            "fake/sys/module/vfio_iommu_type1/parameters/allow_unsafe_interrupts:1: expected Y or "
+            "N, got 'maybe'");
+}
+
+TEST(Discovery, MsiIsolationFromTheInterruptChips) {
+  FakeSysfs f;
+  EXPECT_FALSE(discover(f, "fake")->host.msi);  // no /sys/kernel/irq: unknown
+  auto chip = [&](int irq, const std::string& name) {
+    f.add_file("sys/kernel/irq/" + std::to_string(irq) + "/chip_name", name + "\n");
+  };
+  chip(0, "XT-PIC");
+  chip(4, "GICv3");
+  f.add_dir("sys/kernel/irq/5");                // no chip_name: skipped
+  EXPECT_FALSE(discover(f, "fake")->host.msi);  // nothing said about MSIs
+  // x86 without interrupt remapping (virtio-iommu): plain IO-APIC and PCI-MSI chips.
+  chip(9, "IO-APIC");
+  chip(24, "PCI-MSIX-0000:00:02.0");
+  Result<Discovery> d = discover(f, "fake");
+  ASSERT_TRUE(d->host.msi);
+  EXPECT_FALSE(d->host.msi->isolated);
+  EXPECT_EQ(d->host.msi->source, "fake/sys/kernel/irq/9/chip_name: 'IO-APIC'");  // numeric order
+  // Remapping on: one remapped chip shows it, and wins host-wide.
+  chip(10, "IR-IO-APIC");
+  chip(100, "ITS-MSI");
+  d = discover(f, "fake");
+  ASSERT_TRUE(d->host.msi);
+  EXPECT_TRUE(d->host.msi->isolated);
+  EXPECT_EQ(d->host.msi->source, "fake/sys/kernel/irq/10/chip_name: 'IR-IO-APIC'");
+}
+
+TEST(Discovery, MsiIsolationOfADevicesOwnVectors) {
+  FakeSysfs f;
+  f.add_link("sys/kernel/iommu_groups/3/devices/0000:00:02.0",
+             "../../../../devices/pci0000:00/0000:00:02.0");
+  f.add_link("sys/kernel/iommu_groups/3/devices/0000:00:03.0",
+             "../../../../devices/pci0000:00/0000:00:03.0");
+  f.add_file("sys/devices/pci0000:00/0000:00:02.0/vendor", "0x8086\n");
+  f.add_file("sys/devices/pci0000:00/0000:00:03.0/vendor", "0x8086\n");
+  f.add_file("sys/kernel/irq/9/chip_name", "IR-IO-APIC\n");
+  // 0000:00:02.0 has MSI-X enabled; one vector's chip is not remapped.
+  f.add_file("sys/devices/pci0000:00/0000:00:02.0/msi_irqs/24", "msix\n");
+  f.add_file("sys/devices/pci0000:00/0000:00:02.0/msi_irqs/25", "msix\n");
+  f.add_file("sys/kernel/irq/24/chip_name", "IR-PCI-MSIX-0000:00:02.0\n");
+  f.add_file("sys/kernel/irq/25/chip_name", "PCI-MSIX-0000:00:02.0\n");
+  Result<Discovery> d = discover(f, "fake");
+  ASSERT_TRUE(d) << d.error().message;
+  const Group& g = d->host.groups.at(0);
+  ASSERT_TRUE(g.devices[0].msi);
+  EXPECT_FALSE(g.devices[0].msi->isolated);
+  EXPECT_EQ(g.devices[0].msi->source, "fake/sys/kernel/irq/25/chip_name: 'PCI-MSIX-0000:00:02.0'");
+  EXPECT_FALSE(g.devices[1].msi);  // no vectors: the host's answer applies
+  MsiVerdict v = group_msi_isolation(d->host, g);
+  EXPECT_FALSE(v.isolated);
+  EXPECT_EQ(v.why, "0000:00:02.0: fake/sys/kernel/irq/25/chip_name: 'PCI-MSIX-0000:00:02.0'");
 }
 
 TEST(Discovery, RamTopFromTheFirmwareMemoryMap) {

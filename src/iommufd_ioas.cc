@@ -67,11 +67,24 @@ void IoasModel::recompute_alignment() {
   alignment_ = a;
 }
 
+Status IoasModel::msi_check(const IoasDevice& device) const {
+  if (device.msi_isolated || allow_unsafe_interrupts_) return {};
+  return make_error(EPERM, "device " + device.name +
+                               ": its MSIs are not isolated (no interrupt remapping) and "
+                               "iommufd.allow_unsafe_interrupts is off: the kernel refuses to bind it");
+}
+
 Status IoasModel::attach(const IoasDevice& device, const IoasDomain& domain) {
   std::string who = "device " + device.name;
   if (std::any_of(devices_.begin(), devices_.end(),
                   [&](const auto& d) { return d.first == device.name; }))
     return make_error(EINVAL, who + " is already attached to this IOAS");
+  // Since v6.6 iommufd_device_bind checks MSI isolation (iommu_group_has_isolated_msi) before
+  // the device can be attached at all ("iommufd: Move isolated msi enforcement to
+  // iommufd_device_bind()").
+  bool check_at_bind = kernel_ >= KernelVersion{6, 6};
+  if (check_at_bind)
+    if (Status s = msi_check(device); !s) return s;
 
   // iopt_table_enforce_dev_resv_regions: each region but direct-relaxable becomes a
   // reservation owned by the device; then MSI sanity.
@@ -94,6 +107,13 @@ Status IoasModel::attach(const IoasDevice& device, const IoasDomain& domain) {
                                   std::to_string(sw_msi) +
                                   " SW_MSI windows (iommufd accepts one kind, one SW_MSI)");
   }
+  // Before v6.6 the check sat in iommufd_device_setup_msi, after the device's reserved
+  // regions were enforced and before the domain joined the IOAS.
+  if (!check_at_bind)
+    if (Status s = msi_check(device); !s) {
+      unreserve(owner);
+      return s;
+    }
 
   auto existing = std::find_if(domains_.begin(), domains_.end(),
                                [&](const DomainState& d) { return d.domain.key == domain.key; });

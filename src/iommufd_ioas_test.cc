@@ -120,6 +120,35 @@ TEST(Ioas, AttachFailures) {
   EXPECT_EQ(ioas.usable(), (std::vector<Range>{Range::all()}));
 }
 
+TEST(Ioas, UnisolatedMsiIsRefusedWithEperm) {
+  IoasDevice bare{"0000:00:02.0", {region(0xfee00000, 0xfeefffff, RegionType::kMsi)}};
+  bare.msi_isolated = false;
+  // v6.6+: iommufd_device_bind refuses before any attach check (here a region over a mapping
+  // would give EADDRINUSE).
+  IoasModel strict(KernelVersion{6, 12});
+  Status s = strict.attach(bare, kIntel39);
+  EXPECT_EQ(s.error().code, EPERM);
+  EXPECT_NE(s.error().message.find("iommufd.allow_unsafe_interrupts is off"), std::string::npos)
+      << s.error().message;
+  ASSERT_TRUE(strict.attach({"a", {}}, kIntel39).ok());
+  ASSERT_TRUE(strict.map(0xfee00000, 0x1000).ok());
+  EXPECT_EQ(strict.attach(bare, kIntel39).error().code, EPERM);
+  // Before v6.6 the check sat after the device's regions were reserved, at attach.
+  IoasModel old(KernelVersion{6, 5});
+  ASSERT_TRUE(old.attach({"a", {}}, kIntel39).ok());
+  ASSERT_TRUE(old.map(0xfee00000, 0x1000).ok());
+  EXPECT_EQ(old.attach(bare, kIntel39).error().code, EADDRINUSE);
+  IoasDevice clear = bare;
+  clear.regions.clear();
+  EXPECT_EQ(old.attach(clear, IoasDomain{"big", Range::all(), 0x200000}).error().code, EPERM);
+  EXPECT_EQ(old.usable().size(), 1u);  // nothing stays reserved
+  // Isolated, or unsafe interrupts allowed: fine.
+  IoasModel lax(KernelVersion{6, 12}, true);
+  EXPECT_TRUE(lax.attach(bare, kIntel39).ok());
+  bare.msi_isolated = true;
+  EXPECT_TRUE(IoasModel(KernelVersion{6, 12}).attach(bare, kIntel39).ok());
+}
+
 TEST(Ioas, RaisingTheAlignmentNeedsAlignedMappings) {
   IoasModel ioas;
   ASSERT_TRUE(ioas.map(0x800, 0x800).ok());  // alignment 1: any byte will do

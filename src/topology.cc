@@ -334,6 +334,7 @@ Result<Group> get_group(const Ctx& ctx, const toml::node& node) {
   Group group;
   group.type = "DMA";
   std::string iommu;
+  std::optional<MsiEvidence> msi;  // applies to every device, once they are read
   // The device array needs the group's IOMMU, which may come later in the table.
   if (const toml::node* n = t->get("iommu")) {
     Result<std::string> v = get_string(ctx, *n, "iommu");
@@ -350,6 +351,13 @@ Result<Group> get_group(const Ctx& ctx, const toml::node& node) {
                    return {};
                  }},
                 {"iommu", [&](const toml::node&) -> Status { return {}; }},
+                {"msi-isolated",
+                 [&](const toml::node& n) -> Status {
+                   Result<bool> v = get_bool(ctx, n, "msi-isolated");
+                   if (!v) return v.error();
+                   msi = MsiEvidence{*v, ctx.file + ":" + std::to_string(n.source().begin.line)};
+                   return {};
+                 }},
                 {"type",
                  [&](const toml::node& n) -> Status {
                    Result<std::string> v = get_string(ctx, n, "type");
@@ -375,6 +383,8 @@ Result<Group> get_group(const Ctx& ctx, const toml::node& node) {
                  }}},
                {"id"});
   if (!s) return s.error();
+  if (msi)
+    for (Device& d : group.devices) d.msi = msi;
   return group;
 }
 
@@ -409,71 +419,86 @@ Result<Host> parse_topology(std::string_view text, const std::string& file_name)
   Host host;
   std::vector<uint32_t> group_lines;
   host.source = "topology " + file_name;
-  Status s =
-      each_key(ctx, root, "the topology",
-               {{"kernel",
-                 [&](const toml::node& n) -> Status {
-                   Result<std::string> v = get_string(ctx, n, "kernel");
-                   if (!v) return v.error();
-                   Result<KernelVersion> k = KernelVersion::parse(*v);
-                   if (!k) return ctx.at(n, k.error().message);
-                   host.kernel = *k;
-                   return {};
-                 }},
-                {"ram-top",
-                 [&](const toml::node& n) -> Status {
-                   Result<uint64_t> v = get_u64(ctx, n, "ram-top");
-                   if (!v) return v.error();
-                   host.ram_top = *v;
-                   return {};
-                 }},
-                {"dma-entry-limit",
-                 [&](const toml::node& n) -> Status {
-                   Result<uint64_t> v = get_u64(ctx, n, "dma-entry-limit");
-                   if (!v) return v.error();
-                   if (*v > UINT32_MAX)
-                     return ctx.at(n,
-                                   "'dma-entry-limit' must fit in 32 bits (the module "
-                                   "parameter is an unsigned int)");
-                   host.dma_entry_limit = static_cast<uint32_t>(*v);
-                   return {};
-                 }},
-                {"iommu",
-                 [&](const toml::node& n) -> Status {
-                   const toml::array* a = n.as_array();
-                   if (a == nullptr) return ctx.at(n, "'iommu' must be written [[iommu]]");
-                   for (const toml::node& u : *a) {
-                     Result<IommuUnit> unit = get_iommu(ctx, u);
-                     if (!unit) return unit.error();
-                     if (host.find_iommu(unit->name))
-                       return ctx.at(u, "IOMMU '" + unit->name + "' defined twice");
-                     host.iommus.push_back(std::move(*unit));
-                   }
-                   return {};
-                 }},
-                {"group",
-                 [&](const toml::node& n) -> Status {
-                   const toml::array* a = n.as_array();
-                   if (a == nullptr) return ctx.at(n, "'group' must be written [[group]]");
-                   for (const toml::node& g : *a) {
-                     Result<Group> group = get_group(ctx, g);
-                     if (!group) return group.error();
-                     if (host.find_group(group->id))
-                       return ctx.at(g, "group " + std::to_string(group->id) + " defined twice");
-                     for (const Device& d : group->devices) {
-                       for (const Group& other : host.groups)
-                         for (const Device& o : other.devices)
-                           if (o.name == d.name)
-                             return ctx.at(g, "device " + d.name + " is in groups " +
-                                                  std::to_string(other.id) + " and " +
-                                                  std::to_string(group->id));
-                     }
-                     group_lines.push_back(g.source().begin.line);
-                     host.groups.push_back(std::move(*group));
-                   }
-                   return {};
-                 }}},
-               {});
+  Status s = each_key(
+      ctx, root, "the topology",
+      {{"kernel",
+        [&](const toml::node& n) -> Status {
+          Result<std::string> v = get_string(ctx, n, "kernel");
+          if (!v) return v.error();
+          Result<KernelVersion> k = KernelVersion::parse(*v);
+          if (!k) return ctx.at(n, k.error().message);
+          host.kernel = *k;
+          return {};
+        }},
+       {"ram-top",
+        [&](const toml::node& n) -> Status {
+          Result<uint64_t> v = get_u64(ctx, n, "ram-top");
+          if (!v) return v.error();
+          host.ram_top = *v;
+          return {};
+        }},
+       {"dma-entry-limit",
+        [&](const toml::node& n) -> Status {
+          Result<uint64_t> v = get_u64(ctx, n, "dma-entry-limit");
+          if (!v) return v.error();
+          if (*v > UINT32_MAX)
+            return ctx.at(n,
+                          "'dma-entry-limit' must fit in 32 bits (the module "
+                          "parameter is an unsigned int)");
+          host.dma_entry_limit = static_cast<uint32_t>(*v);
+          return {};
+        }},
+       {"allow-unsafe-interrupts",
+        [&](const toml::node& n) -> Status {
+          Result<bool> v = get_bool(ctx, n, "allow-unsafe-interrupts");
+          if (!v) return v.error();
+          host.type1_allow_unsafe_interrupts = *v;
+          host.iommufd_allow_unsafe_interrupts = *v;
+          return {};
+        }},
+       {"msi-isolated",
+        [&](const toml::node& n) -> Status {
+          Result<bool> v = get_bool(ctx, n, "msi-isolated");
+          if (!v) return v.error();
+          host.msi = MsiEvidence{*v, file_name + ":" + std::to_string(n.source().begin.line)};
+          return {};
+        }},
+       {"iommu",
+        [&](const toml::node& n) -> Status {
+          const toml::array* a = n.as_array();
+          if (a == nullptr) return ctx.at(n, "'iommu' must be written [[iommu]]");
+          for (const toml::node& u : *a) {
+            Result<IommuUnit> unit = get_iommu(ctx, u);
+            if (!unit) return unit.error();
+            if (host.find_iommu(unit->name))
+              return ctx.at(u, "IOMMU '" + unit->name + "' defined twice");
+            host.iommus.push_back(std::move(*unit));
+          }
+          return {};
+        }},
+       {"group",
+        [&](const toml::node& n) -> Status {
+          const toml::array* a = n.as_array();
+          if (a == nullptr) return ctx.at(n, "'group' must be written [[group]]");
+          for (const toml::node& g : *a) {
+            Result<Group> group = get_group(ctx, g);
+            if (!group) return group.error();
+            if (host.find_group(group->id))
+              return ctx.at(g, "group " + std::to_string(group->id) + " defined twice");
+            for (const Device& d : group->devices) {
+              for (const Group& other : host.groups)
+                for (const Device& o : other.devices)
+                  if (o.name == d.name)
+                    return ctx.at(g, "device " + d.name + " is in groups " +
+                                         std::to_string(other.id) + " and " +
+                                         std::to_string(group->id));
+            }
+            group_lines.push_back(g.source().begin.line);
+            host.groups.push_back(std::move(*group));
+          }
+          return {};
+        }}},
+      {});
   if (!s) return s.error();
   // Tables come in key order, so units are checked once everything is read.
   for (size_t i = 0; i < host.groups.size(); ++i) {

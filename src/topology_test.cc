@@ -8,6 +8,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "iovamap/msi.h"
+
 namespace iovamap {
 namespace {
 
@@ -155,6 +157,9 @@ TEST(Topology, BadInputNamesTheFileAndLine) {
           {"[[group]]\nid = 1\n[[group.device]]\nbdf = \"a\"\nregions = [ 1 ]\n", "t.toml:5"},
           {"dma-entry-limit = \"0x100000000\"\n", "t.toml:1: 'dma-entry-limit' must fit in 32"},
           {"dma-entry-limit = -1\n", "t.toml:1"},
+          {"\nmsi-isolated = \"no\"\n", "t.toml:2: 'msi-isolated' must be true or false"},
+          {"allow-unsafe-interrupts = 1\n", "t.toml:1: 'allow-unsafe-interrupts' must be true"},
+          {"[[group]]\nid = 1\nmsi-isolated = 0\n", "t.toml:3: 'msi-isolated' must be true"},
           {"[[group]\n", "t.toml:1:"},
           {"a = \"\n", "t.toml:1:"},
           // Found by topology_fuzz: toml++ 3.3 has undefined behaviour on this.
@@ -166,6 +171,41 @@ TEST(Topology, BadInputNamesTheFileAndLine) {
     EXPECT_NE(h.error().message.find(c.expect), std::string::npos)
         << c.text << "\n=> " << h.error().message;
   }
+}
+
+TEST(Topology, MsiIsolationAndUnsafeInterrupts) {
+  Result<Host> h = parse("kernel = \"6.12\"\n");
+  ASSERT_TRUE(h) << h.error().message;
+  EXPECT_FALSE(h->msi);  // unknown: isolated assumed
+  EXPECT_FALSE(h->type1_allow_unsafe_interrupts);
+  h = parse(R"(msi-isolated = false
+allow-unsafe-interrupts = true
+[[group]]
+id = 1
+[[group.device]]
+bdf = "0000:00:02.0"
+[[group]]
+id = 2
+msi-isolated = true
+[[group.device]]
+bdf = "0000:00:03.0"
+[[group.device]]
+bdf = "0000:00:04.0"
+)");
+  ASSERT_TRUE(h) << h.error().message;
+  ASSERT_TRUE(h->msi);
+  EXPECT_FALSE(h->msi->isolated);
+  EXPECT_EQ(h->msi->source, "t.toml:1");
+  EXPECT_EQ(h->type1_allow_unsafe_interrupts, true);
+  EXPECT_EQ(h->iommufd_allow_unsafe_interrupts, true);
+  EXPECT_FALSE(h->groups[0].devices[0].msi);
+  for (const Device& d : h->groups[1].devices) {
+    ASSERT_TRUE(d.msi) << d.name;
+    EXPECT_TRUE(d.msi->isolated);
+    EXPECT_EQ(d.msi->source, "t.toml:9");
+  }
+  EXPECT_FALSE(group_msi_isolation(*h, h->groups[0]).isolated);
+  EXPECT_TRUE(group_msi_isolation(*h, h->groups[1]).isolated);
 }
 
 TEST(Topology, EveryExampleParses) {

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <charconv>
+#include <optional>
 
 #include "iommufd_live.h"
 #include "iovamap/container.h"
@@ -45,6 +46,29 @@ std::vector<std::string> device_cdevs(SysfsReader& reader, const Host& host,
   return out;
 }
 
+// Whether an error is the kernel refusing to attach (type1: VFIO_GROUP_SET_CONTAINER or
+// VFIO_SET_IOMMU) or to bind (iommufd: VFIO_DEVICE_BIND_IOMMUFD) with EPERM, the MSI isolation
+// check; a group that is not viable also gives EPERM, earlier, and is not this.
+bool refused_attach(const Error& e) {
+  return e.code == EPERM && (e.message.find("VFIO_GROUP_SET_CONTAINER") != std::string::npos ||
+                             e.message.find("VFIO_SET_IOMMU") != std::string::npos ||
+                             e.message.find("VFIO_DEVICE_BIND_IOMMUFD") != std::string::npos);
+}
+
+// When the kernel or the model refuses the attach: both sides in the report's style; true
+// when both refused.
+bool print_attach_verdict(std::ostream& out, const std::optional<Error>& kernel,
+                          const std::optional<Error>& model) {
+  if (kernel && model) {
+    out << "ok        attach: refused with EPERM (MSIs not isolated, unsafe interrupts not "
+           "allowed)\n";
+    return true;
+  }
+  out << "MISMATCH  attach\n    kernel: " << (kernel ? kernel->message : "attached")
+      << "\n    model:  " << (model ? model->message : "attached") << "\n";
+  return false;
+}
+
 }  // namespace
 
 int run_verify(const VerifyOptions& options, std::ostream& out, std::ostream& err) {
@@ -84,53 +108,65 @@ int run_verify(const VerifyOptions& options, std::ostream& out, std::ostream& er
     }
   }
 
-  // The model first: it needs nothing but sysfs.
+  // The model first: it needs nothing but sysfs. EPERM (MSIs not isolated) is a prediction
+  // to check, like any other.
   auto model = model_type1(host, *ids, Policy::kKernel);
-  if (!model) {
+  if (!model && model.error().code != EPERM) {
     return fail("the model cannot put these groups in one container: " + model.error().message);
   }
-  for (const std::string& w : model->warnings) out << "note: " << w << "\n";
+  if (model)
+    for (const std::string& w : model->warnings) out << "note: " << w << "\n";
 
   // Then the kernel.
   auto session = VfioType1Session::open(options.groups, options.dev_dir + "/vfio");
-  if (!session) {
+  if (!session && !refused_attach(session.error())) {
     std::string hint = session.error().code == EACCES ? " (run as root, or get access to it)" : "";
     return fail(session.error().message + hint);
   }
-  const Type1Container& c = model->container;
-  Type1Prediction prediction{.ranges = c.iova_list(), .iova_pgsizes = c.pgsize_bitmap()};
-  for (const GroupModel& g : model->groups) {
-    prediction.pgsizes_known = prediction.pgsizes_known && g.page_sizes.has_value();
-  }
-  GetInfoOptions info_options = GetInfoOptions::for_kernel(host.kernel);
-  auto first = type1_get_info(c.info_state(), sizeof(VfioType1Info), info_options);
-  if (first) {
-    auto reply = type1_get_info(c.info_state(), first->argsz, info_options);
-    if (reply) {
-      prediction.reply = reply->bytes;
-      prediction.reply_undefined = reply->undefined;
+  bool ok = true;
+  if (!model || !session) {
+    out << "VFIO type1, groups";
+    for (const auto& g : options.groups) out << " " << g;
+    out << ":\n";
+    ok = print_attach_verdict(out, session ? std::nullopt : std::optional<Error>(session.error()),
+                              model ? std::nullopt : std::optional<Error>(model.error()));
+    session = make_error(0, "closed");
+  } else {
+    const Type1Container& c = model->container;
+    Type1Prediction prediction{.ranges = c.iova_list(), .iova_pgsizes = c.pgsize_bitmap()};
+    for (const GroupModel& g : model->groups) {
+      prediction.pgsizes_known = prediction.pgsizes_known && g.page_sizes.has_value();
     }
+    GetInfoOptions info_options = GetInfoOptions::for_kernel(host.kernel);
+    auto first = type1_get_info(c.info_state(), sizeof(VfioType1Info), info_options);
+    if (first) {
+      auto reply = type1_get_info(c.info_state(), first->argsz, info_options);
+      if (reply) {
+        prediction.reply = reply->bytes;
+        prediction.reply_undefined = reply->undefined;
+      }
+    }
+    prediction.map_verdict = [&c](uint64_t iova, uint64_t size) {
+      Type1Container fresh = c;  // each probe maps into the container as it is now
+      Status s = fresh.map_dma(iova, size);
+      return s ? 0 : s.error().code;
+    };
+    std::vector<Range> reserved;
+    for (uint32_t id : *ids) {
+      const Group* g = host.find_group(id);
+      if (!g->observed_regions) continue;
+      for (const ReservedRegion& r : *g->observed_regions) reserved.push_back(r.range());
+    }
+    LiveType1Session live(*session);
+    out << "VFIO type1, groups";
+    for (const auto& g : options.groups) out << " " << g;
+    out << (options.probe ? " (with MAP_DMA probes)" : "") << ":\n";
+    auto report = verify_type1(live, prediction, reserved, options.probe);
+    session = make_error(0, "closed");  // release the container before iommufd claims devices
+    if (!report) return fail(report.error().message);
+    report->print(out);
+    ok = report->ok();
   }
-  prediction.map_verdict = [&c](uint64_t iova, uint64_t size) {
-    Type1Container fresh = c;  // each probe maps into the container as it is now
-    Status s = fresh.map_dma(iova, size);
-    return s ? 0 : s.error().code;
-  };
-  std::vector<Range> reserved;
-  for (uint32_t id : *ids) {
-    const Group* g = host.find_group(id);
-    if (!g->observed_regions) continue;
-    for (const ReservedRegion& r : *g->observed_regions) reserved.push_back(r.range());
-  }
-  LiveType1Session live(*session);
-  out << "VFIO type1, groups";
-  for (const auto& g : options.groups) out << " " << g;
-  out << (options.probe ? " (with MAP_DMA probes)" : "") << ":\n";
-  auto report = verify_type1(live, prediction, reserved, options.probe);
-  session = make_error(0, "closed");  // release the container before iommufd claims devices
-  if (!report) return fail(report.error().message);
-  report->print(out);
-  bool ok = report->ok();
 
   // iommufd, where the kernel has it.
   std::vector<std::string> cdevs = device_cdevs(**reader, host, *ids, options.dev_dir);
@@ -138,21 +174,34 @@ int run_verify(const VerifyOptions& options, std::ostream& out, std::ostream& er
     auto ioas_model = model_iommufd(host, *ids, Policy::kKernel);
     auto ioas = IommufdSession::open(options.dev_dir + "/iommu");
     if (!ioas) return fail(ioas.error().message);
+    std::optional<Error> refused;
     for (const std::string& cdev : cdevs) {
-      if (Status s = ioas->attach(cdev); !s) return fail(s.error().message);
+      if (Status s = ioas->attach(cdev); !s) {
+        if (!refused_attach(s.error())) return fail(s.error().message);
+        refused = s.error();
+        break;
+      }
     }
-    auto ranges = ioas->ranges();
-    if (!ranges) return fail(ranges.error().message);
     out << "iommufd IOAS:\n";
-    if (!ioas_model) {
-      out << "MISMATCH  IOAS attach\n    kernel: attached\n    model:  "
-          << ioas_model.error().message << "\n";
-      ok = false;
+    bool model_refused = !ioas_model && ioas_model.error().code == EPERM;
+    if (refused || model_refused) {
+      ok = print_attach_verdict(
+               out, refused,
+               model_refused ? std::optional<Error>(ioas_model.error()) : std::nullopt) &&
+           ok;
     } else {
-      IovaRangesReply r = ioas_model->ioas.iova_ranges(~uint32_t{0});
-      VerifyReport iommufd = verify_iommufd(*ranges, {r.ranges, r.alignment});
-      iommufd.print(out);
-      ok = ok && iommufd.ok();
+      auto ranges = ioas->ranges();
+      if (!ranges) return fail(ranges.error().message);
+      if (!ioas_model) {
+        out << "MISMATCH  IOAS attach\n    kernel: attached\n    model:  "
+            << ioas_model.error().message << "\n";
+        ok = false;
+      } else {
+        IovaRangesReply r = ioas_model->ioas.iova_ranges(~uint32_t{0});
+        VerifyReport iommufd = verify_iommufd(*ranges, {r.ranges, r.alignment});
+        iommufd.print(out);
+        ok = ok && iommufd.ok();
+      }
     }
   }
   out << (ok ? "verify: the kernel agrees with the model\n"

@@ -158,11 +158,13 @@ Status Type1Container::attach(const Type1Group& group) {
   if (has_list) {
     if (Status s = check_and_narrow(group, copy); !s) return s;
   }
-  // Then interrupt isolation (irq remapping / iommu_group_has_isolated_msi in newer kernels).
+  // Then interrupt isolation (vfio_iommu_type1_attach_group: iommu_group_has_isolated_msi
+  // since v6.3, irq_domain_check_msi_remap or IOMMU_CAP_INTR_REMAP before; see msi.h).
   if (!group.msi_isolated && !allow_unsafe_interrupts_)
     return make_error(EPERM, who +
-                                 ": no interrupt remapping; VFIO needs "
-                                 "vfio_iommu_type1.allow_unsafe_interrupts=1");
+                                 ": its MSIs are not isolated (no interrupt remapping) and "
+                                 "vfio_iommu_type1.allow_unsafe_interrupts is off: the kernel "
+                                 "refuses the attach");
 
   // Share a domain with a compatible one (same driver ops, same cache coherency), else make a
   // new one, listed first, and recompute the page sizes.

@@ -24,6 +24,7 @@
 
 #include "iovamap/host.h"
 #include "iovamap/iommufd_ioas.h"
+#include "iovamap/msi.h"
 #include "iovamap/policy.h"
 #include "iovamap/vfio_type1.h"
 
@@ -53,5 +54,10 @@ struct IoasModelResult {
 // own regions under `policy` (iommufd does not merge per group). Errors as model_type1.
 Result<IoasModelResult> model_iommufd(const Host& host, const std::vector<uint32_t>& group_ids,
                                       Policy policy);
+
+// An attach error as a user should read it: for EPERM (MSIs not isolated) it adds where that
+// answer came from and what to do about it (msi_advice for `module`, "vfio_iommu_type1" or
+// "iommufd"); any other error comes back unchanged.
+Error msi_explained(Error e, const MsiVerdict& msi, std::string_view module);
 
 }  // namespace iovamap

@@ -7,8 +7,12 @@
 //   sys/kernel/iommu_groups/<n>/{type,reserved_regions,devices/<dev> -> ...}
 //   <device>/{vendor,device,class,dma_mask_bits,consistent_dma_mask_bits}, <device>/driver ->,
 //   <device>/iommu ->                                each device of each group
+//   <device>/msi_irqs/<n>, sys/kernel/irq/<n>/chip_name   MSI isolation (msi.h): a device's
+//                                                    own vectors, and every irq's chip
 //   proc/cmdline                                     IOMMU driver options
 //   sys/module/vfio_iommu_type1/parameters/dma_entry_limit   the type1 mapping budget
+//   sys/module/{vfio_iommu_type1,iommufd}/parameters/allow_unsafe_interrupts   (Y/N; else
+//                                                    the command line's module.param=)
 //   sys/firmware/memmap/<n>/{type,end}               the top of RAM
 // `iovamap snapshot` records exactly these reads (snapshot.h).
 //

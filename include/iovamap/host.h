@@ -79,6 +79,13 @@ struct IommuUnit {
   std::optional<uint64_t> page_sizes;    // iova_pgsizes bitmap
 };
 
+// Whether MSIs are isolated, and what says so: "sys/kernel/irq/24/chip_name: 'IR-IO-APIC'",
+// "topology FILE:7". See msi.h for the kernel's rule and how sysfs shows it.
+struct MsiEvidence {
+  bool isolated = true;
+  std::string source;
+};
+
 // One device in an IOMMU group.
 struct Device {
   std::string name;  // PCI "0000:01:00.0"; a platform device's sysfs name otherwise
@@ -98,6 +105,9 @@ struct Device {
   // kernels stop collecting a group's regions at the first such device.
   bool has_iommu = true;
   std::string iommu;  // name of its IommuUnit, "" when unknown
+  // What the device's own MSI vectors show (sysfs <device>/msi_irqs), or a topology's
+  // per-group `msi-isolated`; unset: the host's answer applies.
+  std::optional<MsiEvidence> msi;
 };
 
 struct Group {
@@ -121,6 +131,15 @@ struct Host {
   // sysfs (the loaded module), the kernel command line (which modprobe applies when it loads
   // the module), or a topology's `dma-entry-limit`; unset means the default, 65535.
   std::optional<uint32_t> dma_entry_limit;
+  // The allow_unsafe_interrupts parameters of vfio_iommu_type1 and of iommufd (sysfs
+  // /sys/module/<module>/parameters, else the command line, or a topology's
+  // `allow-unsafe-interrupts`); unset means the default, off.
+  std::optional<bool> type1_allow_unsafe_interrupts;
+  std::optional<bool> iommufd_allow_unsafe_interrupts;
+  // Whether the host's MSIs are isolated (interrupt remapping on x86, a GICv3 ITS on arm64), as
+  // the interrupt chips in sysfs show it, or a topology's `msi-isolated`; unset: unknown, and
+  // the model assumes isolated (see msi.h).
+  std::optional<MsiEvidence> msi;
 
   const Group* find_group(uint32_t id) const;
   const IommuUnit* find_iommu(std::string_view name) const;

@@ -29,6 +29,7 @@
 #include <string>
 #include <vector>
 
+#include "iovamap/host.h"
 #include "iovamap/range.h"
 #include "iovamap/region.h"
 #include "iovamap/result.h"
@@ -39,6 +40,8 @@ namespace iovamap {
 struct IoasDevice {
   std::string name;                     // for messages: "0000:01:00.0"
   std::vector<ReservedRegion> regions;  // the device's own regions, driver order
+  // Whether its group's MSIs are isolated (iommu_group_has_isolated_msi, see msi.h).
+  bool msi_isolated = true;
 };
 
 struct IoasDomain {
@@ -57,11 +60,21 @@ struct IovaRangesReply {
 
 class IoasModel {
  public:
-  // Attaches `device` through `domain` (iommufd_device_attach with a paging hwpt). In order:
+  // `kernel` places the MSI isolation check (bind from v6.6, attach before);
+  // `allow_unsafe_interrupts` is iommufd's module parameter of that name.
+  explicit IoasModel(KernelVersion kernel = KernelVersion::newest(),
+                     bool allow_unsafe_interrupts = false)
+      : kernel_(kernel), allow_unsafe_interrupts_(allow_unsafe_interrupts) {}
+
+  // Binds `device` (iommufd_device_bind) and attaches it through `domain`
+  // (iommufd_device_attach with a paging hwpt). In order:
   //   EINVAL      the device is already attached;
+  //   EPERM       (v6.6+, at bind) its MSIs are not isolated and unsafe interrupts are not
+  //               allowed;
   //   EADDRINUSE  one of its regions (direct-relaxable skipped) overlaps a mapping or an
   //               allowed range (iopt_reserve_iova);
   //   EINVAL      it reports MSI and SW_MSI together, or two SW_MSI windows;
+  //   EPERM       (before v6.6, iommufd_device_setup_msi at attach) the same MSI check;
   //   for a new domain (iopt_table_add_domain):
   //   EINVAL      its smallest page size is above PAGE_SIZE;
   //   EADDRINUSE  a mapping is not aligned to the new alignment;
@@ -111,6 +124,10 @@ class IoasModel {
   void unreserve(const std::string& owner);
   void recompute_alignment();
 
+  Status msi_check(const IoasDevice& device) const;
+
+  KernelVersion kernel_;
+  bool allow_unsafe_interrupts_;
   std::vector<Reservation> reserved_;
   std::vector<DomainState> domains_;
   std::vector<std::pair<std::string, std::string>> devices_;  // device -> domain key

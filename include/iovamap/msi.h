@@ -1,0 +1,68 @@
+// MSI isolation: when the kernel lets VFIO and iommufd hand a device to user space.
+//
+// A device doing DMA can also write to the MSI doorbell and so raise interrupts. The kernel
+// lets user space own a device only when its MSIs are isolated (a write can raise only the
+// interrupts assigned to that device), or when the administrator accepts the risk with the
+// `allow_unsafe_interrupts` parameter of vfio_iommu_type1 (type1 containers) or of iommufd.
+// Otherwise VFIO_GROUP_SET_CONTAINER / VFIO_SET_IOMMU (type1 attach) and iommufd's device bind
+// fail with EPERM. The rule (docs/kernel-rules.md):
+//   - kernel/irq/msi.c, msi_device_has_isolated_msi: a device is isolated when an irq domain on
+//     its MSI path carries the isolated-MSI flag (x86 interrupt remapping by the Intel and AMD
+//     drivers; the arm64 GICv3 ITS, unless a "pre-ITS" window is configured), else when the
+//     architecture says all MSIs are (arch_is_isolated_msi; false on x86 and arm64);
+//   - drivers/iommu/iommu.c, iommu_group_has_isolated_msi: a group is isolated when every
+//     device of it is;
+//   - before v6.3 the same question was asked as "does any irq domain in the system remap MSIs,
+//     or does the group's IOMMU report IOMMU_CAP_INTR_REMAP" (Intel and AMD: interrupt
+//     remapping enabled); on the hosts iovamap models the answer is the same.
+//
+// Sysfs shows the answer through interrupt chip names (/sys/kernel/irq/<n>/chip_name): the
+// x86 remapping drivers name their chips "IR-..." ("IR-IO-APIC", "IR-PCI-MSIX-0000:01:00.0"),
+// the ITS its chips "ITS..." ("ITS", "ITS-MSI", "ITS-PCI-MSIX-..."), while x86 without
+// remapping shows "IO-APIC" and "PCI-MSI...". A device's own vectors are in
+// <device>/msi_irqs/ while a driver has MSIs enabled.
+//
+// Example:
+//   classify_irq_chip("IR-IO-APIC");             // kIsolating
+//   MsiVerdict v = group_msi_isolation(host, group);
+//   if (!v.isolated) ...                         // attach fails unless unsafe is allowed
+//
+// Sharp edges:
+//   - An arm64 host whose devices all sit with vfio-pci may show no ITS chip at all (no vector
+//     allocated): the answer is then unknown, and unknown is taken as isolated (`known` false).
+//   - A pre-ITS window (Socionext SynQuacer) clears the ITS's isolation flag; sysfs does not
+//     show it, so such a host is wrongly taken as isolated.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "iovamap/host.h"
+
+namespace iovamap {
+
+// What one interrupt chip's name says about MSI isolation.
+enum class MsiChipClass {
+  kIsolating,     // "IR-..." (x86 interrupt remapping), "ITS..." (GICv3 ITS)
+  kNotIsolating,  // "IO-APIC", "PCI-MSI..." (x86 without remapping), "GICv2m..."
+  kSilent,        // anything else: timers, GIC SPIs, the IOMMU's own fault interrupt
+};
+MsiChipClass classify_irq_chip(std::string_view chip_name);
+
+// The model's answer for one group (iommu_group_has_isolated_msi).
+struct MsiVerdict {
+  bool isolated = true;  // what the model uses
+  bool known = false;    // false: nothing told, isolation is assumed
+  std::string why;       // where the answer came from, for messages
+};
+
+// Each device's own evidence, else the host's; a group is isolated when all its devices are.
+// A device without evidence on a host without evidence leaves the answer unknown (isolated
+// assumed); one device known not to be isolated decides the group.
+MsiVerdict group_msi_isolation(const Host& host, const Group& group);
+
+// What a user can do about an EPERM attach: the parameter of `module` ("vfio_iommu_type1" or
+// "iommufd") to set, or interrupt remapping to enable.
+std::string msi_advice(std::string_view module);
+
+}  // namespace iovamap
