@@ -57,6 +57,17 @@ for f in "$E"/verify.*; do
   grep -q '^exit 0$' "$f" || fails+=("iovamap verify ${f##*.} failed:
 $(sed 's/^/      /' "$f")")
 done
+# MSI isolation: with allow_unsafe_interrupts off the kernel answered for every group opened
+# through VFIO, and `iovamap verify` agreed with it (the model-side check of each verdict is
+# tests/lab_msi_test.cc, on the kept fixtures).
+for g in $vfio; do
+  grep -q '^type1 ' "$E/attach.$g" 2>/dev/null || fails+=("no strict attach verdict for group $g")
+done
+for f in "$E"/verify_strict.*; do
+  [ -f "$f" ] || continue
+  grep -q '^exit 0$' "$f" || fails+=("iovamap verify ${f##*.} with allow_unsafe_interrupts off failed:
+$(sed 's/^/      /' "$f")")
+done
 # iommufd (built kernel): empty IOAS is everything with alignment 1; attached, it equals type1.
 for f in "$E"/iommufd_ranges.*; do
   [ -f "$f" ] || continue

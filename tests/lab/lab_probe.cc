@@ -10,6 +10,11 @@
 //   lab_probe iommufd OUTDIR TAG CDEV...  one IOAS; writes iommufd_empty.TAG (before any
 //       attach) and iommufd_ranges.TAG (after attaching every CDEV), ranges then
 //       "alignment 0x...".
+//   lab_probe attach OUTDIR GROUP [CDEV...]  only asks whether the kernel takes the group: a
+//       type1 container (VFIO_GROUP_SET_CONTAINER, VFIO_SET_IOMMU) and, with CDEVs, an iommufd
+//       bind and attach of each; appends "type1 ERR" and "iommufd ERR" (OK when taken) to
+//       OUTDIR/attach.GROUP. The guest runs it with allow_unsafe_interrupts off (the MSI
+//       isolation check, include/iovamap/msi.h).
 // Exit 2 when the kernel refuses to open/attach (message on stderr).
 #include <cerrno>
 #include <cinttypes>
@@ -181,17 +186,47 @@ int run_iommufd(const std::string& dir, const std::string& tag,
   return 0;
 }
 
+// The attach verdicts only (see the usage above); exit 0 when both were answered.
+int run_attach(const std::string& dir, const std::string& group,
+               const std::vector<std::string>& cdevs) {
+  std::ostringstream verdicts;
+  {
+    auto session = VfioType1Session::open({group});
+    int e = session ? 0 : session.error().code;
+    if (!session) std::fprintf(stderr, "lab_probe attach %s: %s\n", group.c_str(),
+                               session.error().message.c_str());
+    verdicts << "type1 " << errno_name(e) << "\n";
+  }  // the container closes here, before iommufd claims the devices
+  if (!cdevs.empty()) {
+    auto session = IommufdSession::open();
+    Status st = session ? Status{} : Status(session.error());
+    for (size_t i = 0; st && i < cdevs.size(); ++i) st = session->attach(cdevs[i]);
+    if (!st) std::fprintf(stderr, "lab_probe attach %s: %s\n", group.c_str(),
+                          st.error().message.c_str());
+    verdicts << "iommufd " << errno_name(st ? 0 : st.error().code) << "\n";
+  }
+  std::ofstream f(dir + "/attach." + group, std::ios::app);
+  f << verdicts.str();
+  return f ? 0 : 2;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 5) {
-    std::fprintf(stderr, "usage: lab_probe type1|iommufd OUTDIR TAG GROUP|CDEV...\n");
+  if (argc < 4 || (argc < 5 && std::string(argv[1]) != "attach")) {
+    std::fprintf(stderr,
+                 "usage: lab_probe type1|iommufd OUTDIR TAG GROUP|CDEV...\n"
+                 "       lab_probe attach OUTDIR GROUP [CDEV...]\n");
     return 2;
   }
   std::string mode = argv[1], dir = argv[2], tag = argv[3];
   std::vector<std::string> rest(argv + 4, argv + argc);
   if (mode == "type1") return run_type1(dir, tag, rest);
   if (mode == "iommufd") return run_iommufd(dir, tag, rest);
+  if (mode == "attach") {
+    std::vector<std::string> cdevs(argv + 4, argv + argc);
+    return run_attach(dir, tag, cdevs);
+  }
   std::fprintf(stderr, "lab_probe: unknown mode %s\n", mode.c_str());
   return 2;
 }
