@@ -1,4 +1,5 @@
-// IovaAllocator: a treap of free extents plus per-thread magazine caches (see the header).
+// IovaAllocator: a treap of free extents (src/extent_tree.h) plus per-thread magazine caches
+// (see the header).
 //
 // All tree coordinates are granule numbers ("pfns"): extent [first, last] covers the bytes
 // [first << shift, ((last + 1) << shift) - 1]. pfn 0 is never in the tree, so lengths never
