@@ -98,33 +98,40 @@ struct Fit {
 };
 
 // A stack of uint32_t (node indices or depths). Inline for the first 128 entries (a treap of
-// 2^32 nodes is almost never deeper than 100), a vector beyond.
+// 2^32 nodes is almost never deeper than 100), on the heap beyond; either way one array, so
+// reading an entry needs no test.
 class Path {
  public:
+  Path() = default;
+  Path(const Path&) = delete;  // data_ may point into the object itself
+  Path& operator=(const Path&) = delete;
+
   void clear() { size_ = 0; }
   size_t size() const { return size_; }
   void resize(size_t n) { size_ = n; }  // only ever shrinks
   void push_back(uint32_t v) {
-    if (size_ < kInline) {
-      inline_[size_++] = v;
-    } else {
-      push_slow(v);
-    }
+    if (size_ == capacity_) [[unlikely]]
+      grow();
+    data_[size_++] = v;
   }
-  uint32_t back() const { return (*this)[size_ - 1]; }
-  uint32_t pop_back() { return (*this)[--size_]; }
-  uint32_t operator[](size_t i) const { return i < kInline ? inline_[i] : deep_[i - kInline]; }
+  uint32_t back() const { return data_[size_ - 1]; }
+  uint32_t pop_back() { return data_[--size_]; }
+  uint32_t operator[](size_t i) const { return data_[i]; }
 
  private:
   static constexpr size_t kInline = 128;
-  [[gnu::noinline]] void push_slow(uint32_t v) {
-    deep_.resize(size_ - kInline);
-    deep_.push_back(v);
-    ++size_;
+  [[gnu::noinline]] void grow() {
+    std::vector<uint32_t> bigger(2 * capacity_);
+    std::copy(data_, data_ + size_, bigger.begin());
+    heap_ = std::move(bigger);
+    data_ = heap_.data();
+    capacity_ = heap_.size();
   }
+  uint32_t* data_ = inline_;
   size_t size_ = 0;
+  size_t capacity_ = kInline;
   uint32_t inline_[kInline];
-  std::vector<uint32_t> deep_;
+  std::vector<uint32_t> heap_;
 };
 
 // The free extents, ordered by address, in a treap augmented with `sub`. Not thread-safe.

@@ -193,5 +193,21 @@ TEST(ExtentTree, GrowsPastTheFirstChunk) {
   EXPECT_FALSE(tree.give_back(5, 5));  // already free
 }
 
+// The path stack past its inline entries (a treap almost never gets that deep).
+TEST(ExtentTreePath, GrowsOntoTheHeap) {
+  Path path;
+  for (uint32_t i = 0; i < 1000; ++i) path.push_back(3 * i);
+  ASSERT_EQ(path.size(), 1000u);
+  for (uint32_t i = 0; i < 1000; ++i) ASSERT_EQ(path[i], 3 * i);
+  EXPECT_EQ(path.pop_back(), 2997u);
+  path.resize(100);
+  EXPECT_EQ(path.back(), 297u);
+  path.push_back(7);
+  EXPECT_EQ(path[100], 7u);
+  EXPECT_EQ(path[99], 297u);
+  path.clear();
+  EXPECT_EQ(path.size(), 0u);
+}
+
 }  // namespace
 }  // namespace iovamap::extents
