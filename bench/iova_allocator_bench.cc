@@ -4,7 +4,7 @@
 // Usage: iova_allocator_bench [--quick] [--only NAME]
 // Prints one markdown table (throughput, median, p99, p99.9 and worst operation, metadata per
 // live allocation, largest free block after churn) and the bars with their ratios. --quick
-// divides every operation count by 10 (for a smoke run). A run takes a few minutes.
+// divides every operation count by 10 (for a smoke run). A run takes about a minute.
 //
 // Timing: throughput is measured on an untimed pass; latencies on a second pass that reads the
 // TSC around every operation (calibrated against steady_clock), so the two numbers never
