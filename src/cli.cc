@@ -461,34 +461,25 @@ Container build_container(const Loaded& l, const std::vector<const Group*>& grou
   for (const Group* g : groups) {
     Result<GroupModel> m = model_group(l.host, *g, l.policy);
     if (!m) throw Failure{kExitUsage, m.error().message};
-    const IommuUnit* unit = l.host.iommu_of(*g);
     for (const std::string& w : m->warnings) c.warnings.push_back(w);
-    Range aperture = m->aperture ? m->aperture->range : Range::all();
-    uint64_t pgsizes = m->page_sizes.value_or(4096);
     if (!m->page_sizes)
       c.warnings.push_back("group " + std::to_string(g->id) +
                            ": page sizes unknown, 4 KiB assumed");
-    std::string key = unit ? unit->name : "";
+    // The same group and domain models as model_type1 / model_iommufd (container.h); the
+    // attaches are replayed here so that a refusal is told apart from bad input.
     MsiVerdict msi = group_msi_isolation(l.host, *g);
     if (iommufd) {
+      IoasDomain domain = ioas_domain(l.host, *g, *m);
       for (const Device& d : g->devices) {
         Result<std::vector<ReservedRegion>> regions = device_regions_for(l.host, *g, d, l.policy);
         if (!regions) throw Failure{kExitUsage, regions.error().message};
-        Status s = c.ioas.attach(IoasDevice{d.name, *regions, msi.isolated},
-                                 IoasDomain{key, aperture, pgsizes});
+        Status s = c.ioas.attach(IoasDevice{d.name, *regions, msi.isolated}, domain);
         if (!s)
           throw Failure{kExitCheckFailed,
                         "attach: " + msi_explained(s.error(), msi, "iommufd").message};
       }
     } else {
-      Type1Group tg;
-      tg.id = g->id;
-      tg.aperture = aperture;
-      tg.regions = m->regions.regions();
-      tg.pgsize_bitmap = pgsizes;
-      tg.domain_key = key;
-      tg.msi_isolated = msi.isolated;
-      Status s = c.type1.attach(tg);
+      Status s = c.type1.attach(type1_group(l.host, *g, *m));
       if (!s)
         throw Failure{kExitCheckFailed,
                       "attach: " + msi_explained(s.error(), msi, "vfio_iommu_type1").message};

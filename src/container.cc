@@ -46,6 +46,21 @@ std::string domain_key(const Host& host, const Group& group, const GroupModel& m
 
 }  // namespace
 
+Type1Group type1_group(const Host& host, const Group& group, const GroupModel& model) {
+  return Type1Group{.id = model.group_id,
+                    .aperture = model.aperture ? model.aperture->range : Range::all(),
+                    .regions = model.regions.regions(),
+                    .pgsize_bitmap = model.page_sizes.value_or(kPageSize),
+                    .domain_key = domain_key(host, group, model),
+                    .msi_isolated = group_msi_isolation(host, group).isolated};
+}
+
+IoasDomain ioas_domain(const Host& host, const Group& group, const GroupModel& model) {
+  return IoasDomain{.key = domain_key(host, group, model),
+                    .aperture = model.aperture ? model.aperture->range : Range::all(),
+                    .pgsize_bitmap = model.page_sizes.value_or(kPageSize)};
+}
+
 Error msi_explained(Error e, const MsiVerdict& msi, std::string_view module) {
   if (e.code != EPERM) return e;
   e.message += " (from " + msi.why + "); " + msi_advice(module);
@@ -63,15 +78,9 @@ Result<Type1Model> model_type1(const Host& host, const std::vector<uint32_t>& gr
 
   for (const GroupModel& model : out.groups) {
     const Group& group = *host.find_group(model.group_id);
-    Type1Group g{.id = model.group_id,
-                 .aperture = model.aperture ? model.aperture->range : Range::all(),
-                 .regions = model.regions.regions(),
-                 .pgsize_bitmap = model.page_sizes.value_or(kPageSize),
-                 .domain_key = domain_key(host, group, model)};
-    MsiVerdict msi = group_msi_isolation(host, group);
-    g.msi_isolated = msi.isolated;
+    Type1Group g = type1_group(host, group, model);
     if (Status s = out.container.attach(g); !s)
-      return msi_explained(s.error(), msi, "vfio_iommu_type1")
+      return msi_explained(s.error(), group_msi_isolation(host, group), "vfio_iommu_type1")
           .with_context("attaching group " + std::to_string(g.id));
   }
   return out;
@@ -88,9 +97,7 @@ Result<IoasModelResult> model_iommufd(const Host& host, const std::vector<uint32
 
   for (const GroupModel& model : out.groups) {
     const Group& group = *host.find_group(model.group_id);
-    IoasDomain domain{.key = domain_key(host, group, model),
-                      .aperture = model.aperture ? model.aperture->range : Range::all(),
-                      .pgsize_bitmap = model.page_sizes.value_or(kPageSize)};
+    IoasDomain domain = ioas_domain(host, group, model);
     MsiVerdict msi = group_msi_isolation(host, group);
     for (const Device& device : group.devices) {
       Result<std::vector<ReservedRegion>> regions = device_regions_for(host, group, device, policy);

@@ -60,4 +60,12 @@ Result<IoasModelResult> model_iommufd(const Host& host, const std::vector<uint32
 // "iommufd"); any other error comes back unchanged.
 Error msi_explained(Error e, const MsiVerdict& msi, std::string_view module);
 
+// What model_type1 attaches for one modelled group: its aperture (all of 2^64 when unknown),
+// regions, page sizes (4 KiB when unknown), the domain it can share, and whether its MSIs are
+// isolated (msi.h). `model` must be model_group()'s answer for `group`.
+Type1Group type1_group(const Host& host, const Group& group, const GroupModel& model);
+
+// The iommufd domain model_iommufd attaches a modelled group's devices to (same defaults).
+IoasDomain ioas_domain(const Host& host, const Group& group, const GroupModel& model);
+
 }  // namespace iovamap
