@@ -20,14 +20,23 @@ resolve_kernel() {
   printf '%s\n' "$latest"
 }
 
-# download ARCH PKG: ensures $cache/debs holds PKG's .deb; prints its path.
+# cached_deb ARCH PKG: prints the path of PKG's .deb in $cache/debs (for ARCH or arch "all"),
+# or nothing. Never fails: ls exits 2 when one of its two patterns matches nothing, which
+# pipefail would turn into a failure of the caller under set -e.
+cached_deb() {
+  local arch="$1" pkg="${2%%:*}"
+  ls "$cache"/debs/"$pkg"_*_"$arch".deb "$cache"/debs/"$pkg"_*_all.deb 2>/dev/null | head -n1 || true
+}
+
+# download ARCH PKG: ensures $cache/debs holds PKG's .deb; prints its path, or fails.
 download() {
   local arch="$1" pkg="$2" f
-  f=$(ls "$cache"/debs/"${pkg%%:*}"_*_"$arch".deb "$cache"/debs/"${pkg%%:*}"_*_all.deb 2>/dev/null | head -n1 || true)
+  f=$(cached_deb "$arch" "$pkg")
   if [ -z "$f" ]; then
     mkdir -p "$cache/debs"
     (cd "$cache/debs" && apt_private "$arch" apt-get download "$pkg" >&2)
-    f=$(ls "$cache"/debs/"${pkg%%:*}"_*_"$arch".deb "$cache"/debs/"${pkg%%:*}"_*_all.deb 2>/dev/null | head -n1)
+    f=$(cached_deb "$arch" "$pkg")
+    [ -n "$f" ] || die "apt-get download $pkg left no .deb in $cache/debs"
   fi
   printf '%s\n' "$f"
 }
