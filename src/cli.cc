@@ -60,9 +60,27 @@ struct Failure {
 
 struct Loaded {
   Host host;
-  std::vector<std::string> notes;  // discovery warnings, explained regions: shown to people
+  std::vector<std::string> notes;      // discovery warnings: shown to people
+  std::vector<ObservedNote> observed;  // groups whose observed regions the model kept
   Policy policy = Policy::kEffective;
 };
+
+// What to tell people along with an answer about `groups`: discovery's warnings, and the
+// observed-region notes of those groups only (all groups for `list`).
+std::vector<std::string> notes_for(const Loaded& l, const std::vector<const Group*>& groups) {
+  std::vector<std::string> out = l.notes;
+  for (const ObservedNote& n : l.observed)
+    if (std::any_of(groups.begin(), groups.end(),
+                    [&](const Group* g) { return g->id == n.group_id; }))
+      out.push_back(n.message);
+  return out;
+}
+
+std::vector<std::string> all_notes(const Loaded& l) {
+  std::vector<std::string> out = l.notes;
+  for (const ObservedNote& n : l.observed) out.push_back(n.message);
+  return out;
+}
 
 Result<std::string> read_whole_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -119,7 +137,7 @@ Result<Loaded> load(const Options& o) {
     l.notes = std::move(found->warnings);
     // Regions the kernel showed that the model cannot explain are kept (as observed) so that
     // every answer includes them; say so.
-    for (std::string& m : explain_observed_regions(l.host)) l.notes.push_back(std::move(m));
+    l.observed = explain_observed_regions(l.host);
   }
   if (Status s = apply_dma_limits(o.dma_limits, &l.host); !s) return s.error();
   return l;
@@ -324,7 +342,7 @@ int cmd_list(const Loaded& l, const std::string& format, std::ostream& out) {
                             Json{{"vfio_iommu_type1", unsafe_json(h.type1_allow_unsafe_interrupts)},
                                  {"iommufd", unsafe_json(h.iommufd_allow_unsafe_interrupts)}}}};
     Json notes = Json::array();
-    for (const std::string& n : l.notes) notes.push_back(n);
+    for (const std::string& n : all_notes(l)) notes.push_back(n);
     for (const std::string& n : unit_notes) notes.push_back(n);
     j["notes"] = std::move(notes);
     out << j.dump(2) << '\n';
@@ -370,7 +388,7 @@ int cmd_list(const Loaded& l, const std::string& format, std::ostream& out) {
   out << "  allow_unsafe_interrupts: vfio_iommu_type1 "
       << unsafe_text(h.type1_allow_unsafe_interrupts) << ", iommufd "
       << unsafe_text(h.iommufd_allow_unsafe_interrupts) << '\n';
-  std::vector<std::string> notes = l.notes;
+  std::vector<std::string> notes = all_notes(l);
   notes.insert(notes.end(), unit_notes.begin(), unit_notes.end());
   if (!notes.empty()) out << '\n';
   print_notes(notes, out);
@@ -433,8 +451,9 @@ int cmd_regions(const Loaded& l, const std::vector<const Group*>& groups, const 
     }
     for (const std::string& w : m.warnings) out << "  warning: " << w << '\n';
   }
-  if (!l.notes.empty()) out << '\n';
-  print_notes(l.notes, out);
+  std::vector<std::string> notes = notes_for(l, groups);
+  if (!notes.empty()) out << '\n';
+  print_notes(notes, out);
   return kExitOk;
 }
 
@@ -542,7 +561,7 @@ int cmd_ranges(const Loaded& l, const std::vector<const Group*>& groups, bool io
   out << "total " << human_size(total) << ", alignment " << human_size(c.alignment) << '\n';
   if (std::optional<std::string> w = ram_warning(l.host, c.usable)) c.warnings.push_back(*w);
   for (const std::string& w : c.warnings) out << "warning: " << w << '\n';
-  print_notes(l.notes, out);
+  print_notes(notes_for(l, groups), out);
   return kExitOk;
 }
 

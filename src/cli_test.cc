@@ -95,6 +95,27 @@ TEST_P(Golden, ModelExplainsTheObservedRegions) {
   }
 }
 
+TEST(Cli, ObservedRegionNotesOnlyForTheGroupsAsked) {
+  // Every group of the virtio snapshot keeps its PROBE region as observed, with a note each.
+  std::string root = snapshot("6.12-virtio") + "/root";
+  auto notes = [](const std::string& out) {
+    std::vector<std::string> n;
+    std::istringstream lines(out);
+    for (std::string s; std::getline(lines, s);)
+      if (s.rfind("note: group ", 0) == 0) n.push_back(s);
+    return n;
+  };
+  CliRun list = run({"--root", root, "list"});
+  EXPECT_EQ(notes(list.out).size(), 7u) << list.out;
+  CliRun ranges = run({"--root", root, "ranges", "3"});
+  ASSERT_EQ(notes(ranges.out).size(), 1u) << ranges.out;
+  EXPECT_EQ(notes(ranges.out)[0].rfind("note: group 3: ", 0), 0u) << ranges.out;
+  CliRun regions = run({"--root", root, "regions", "3", "4"});
+  EXPECT_EQ(notes(regions.out).size(), 2u) << regions.out;
+  CliRun all = run({"--root", root, "regions"});
+  EXPECT_EQ(notes(all.out).size(), 7u) << all.out;
+}
+
 INSTANTIATE_TEST_SUITE_P(Snapshots612, Golden,
                          ::testing::Values("6.12-intel39", "6.12-amd", "6.12-virtio"),
                          [](const auto& param_info) {

@@ -159,8 +159,8 @@ Result<GroupModel> model_group(const Host& host, const Group& group, Policy poli
   return model;
 }
 
-std::vector<std::string> explain_observed_regions(Host& host) {
-  std::vector<std::string> messages;
+std::vector<ObservedNote> explain_observed_regions(Host& host) {
+  std::vector<ObservedNote> messages;
   for (Group& group : host.groups) {
     if (!group.observed_regions || group.devices.empty()) continue;
     Result<GroupModel> model = model_group(host, group, Policy::kKernel);
@@ -190,9 +190,9 @@ std::vector<std::string> explain_observed_regions(Host& host) {
       }
       if (!per_endpoint) break;
     }
-    messages.push_back("group " + std::to_string(group.id) + ": " +
-                       std::to_string(unexplained.size()) +
-                       " observed region(s) not explained by the driver model; kept as observed");
+    messages.push_back(
+        {group.id, "group " + std::to_string(group.id) + ": " + std::to_string(unexplained.size()) +
+                       " observed region(s) not explained by the driver model; kept as observed"});
   }
   return messages;
 }

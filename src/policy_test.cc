@@ -169,6 +169,9 @@ TEST(Policy, ExplainObservedKeepsWhatTheModelLacks) {
   EXPECT_EQ(sysfs(host, 4, Policy::kKernel), kMsiLine);
   auto messages = explain_observed_regions(host);
   ASSERT_EQ(messages.size(), 1u);
+  EXPECT_EQ(messages[0].group_id, 4u);
+  EXPECT_EQ(messages[0].message.rfind("group 4: 1 observed region(s)", 0), 0u)
+      << messages[0].message;
   EXPECT_EQ(sysfs(host, 4, Policy::kKernel),
             "0x000000007b800000 0x000000007fffffff direct\n" + std::string(kMsiLine));
   EXPECT_TRUE(explain_observed_regions(host).empty());  // nothing left to explain

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <charconv>
 #include <optional>
 
@@ -99,12 +100,9 @@ int run_verify(const VerifyOptions& options, std::ostream& out, std::ostream& er
     virtio = virtio || (unit && unit->driver == IommuDriver::kVirtio);
   }
   if (virtio) {
-    for (const std::string& m : explain_observed_regions(host)) {
-      for (uint32_t id : *ids) {  // only the groups asked about
-        if (m.rfind("group " + std::to_string(id) + ":", 0) == 0) {
-          out << "note: virtio-iommu PROBE regions are not in sysfs; " << m << "\n";
-        }
-      }
+    for (const ObservedNote& n : explain_observed_regions(host)) {
+      if (std::find(ids->begin(), ids->end(), n.group_id) != ids->end())  // the groups asked about
+        out << "note: virtio-iommu PROBE regions are not in sysfs; " << n.message << "\n";
     }
   }
 

@@ -47,10 +47,10 @@ Modelled model_fixture(const fs::path& dir) {
   // there may the observed regions be taken as firmware input. QEMU's virtio-iommu on x86
   // probes the MSI window [0xfee00000, 0xfeefffff] as msi, so the driver adds no SW_MSI.
   bool virtio = !m.host.iommus.empty() && m.host.iommus.front().driver == IommuDriver::kVirtio;
-  std::vector<std::string> explained = explain_observed_regions(m.host);
+  std::vector<ObservedNote> explained = explain_observed_regions(m.host);
   if (!virtio) {
     EXPECT_TRUE(explained.empty()) << dir << ": the driver model left regions unexplained: "
-                                   << (explained.empty() ? "" : explained.front());
+                                   << (explained.empty() ? "" : explained.front().message);
   }
   for (const Group& g : m.host.groups) {
     m.groups.emplace_back(g.id, model_group(m.host, g, Policy::kKernel));

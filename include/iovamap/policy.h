@@ -76,7 +76,11 @@ bool group_has_domain(const Group& group);
 // the kernel-policy model and attaches every observed region the model does not produce to the
 // group's first device as a firmware region (Origin::kObserved), so that the model reproduces
 // what the kernel showed; behind a virtio-iommu, whose PROBE answers each endpoint alike, to
-// every device. Returns one message per group where it had to do so.
-std::vector<std::string> explain_observed_regions(Host& host);
+// every device. Returns one note per group where it had to do so, in group order.
+struct ObservedNote {
+  uint32_t group_id = 0;
+  std::string message;  // "group 7: 1 observed region(s) not explained by the driver model; ..."
+};
+std::vector<ObservedNote> explain_observed_regions(Host& host);
 
 }  // namespace iovamap
