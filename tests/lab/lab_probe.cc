@@ -38,7 +38,7 @@ bool write_file(const std::string& path, const std::string& text) {
   return static_cast<bool>(f);
 }
 
-std::string errno_name(int e) {
+std::string verdict_name(int e) {
   switch (e) {
     case 0:
       return "OK";
@@ -126,7 +126,7 @@ int run_type1(const std::string& dir, const std::string& tag,
     }
     int want = type1_map_verdict(info->iova_ranges, info->iova_pgsizes, iova, page);
     int kernel = got->map_errno;
-    probes << hex64(iova) << " kernel=" << errno_name(kernel) << " model=" << errno_name(want)
+    probes << hex64(iova) << " kernel=" << verdict_name(kernel) << " model=" << verdict_name(want)
            << (got->stuck ? " unmap=stuck" : "") << (kernel == want ? "" : " MISMATCH") << "\n";
     if (kernel != want) ++mismatches;
   }
@@ -195,7 +195,7 @@ int run_attach(const std::string& dir, const std::string& group,
     int e = session ? 0 : session.error().code;
     if (!session) std::fprintf(stderr, "lab_probe attach %s: %s\n", group.c_str(),
                                session.error().message.c_str());
-    verdicts << "type1 " << errno_name(e) << "\n";
+    verdicts << "type1 " << verdict_name(e) << "\n";
   }  // the container closes here, before iommufd claims the devices
   if (!cdevs.empty()) {
     auto session = IommufdSession::open();
@@ -203,7 +203,7 @@ int run_attach(const std::string& dir, const std::string& group,
     for (size_t i = 0; st && i < cdevs.size(); ++i) st = session->attach(cdevs[i]);
     if (!st) std::fprintf(stderr, "lab_probe attach %s: %s\n", group.c_str(),
                           st.error().message.c_str());
-    verdicts << "iommufd " << errno_name(st ? 0 : st.error().code) << "\n";
+    verdicts << "iommufd " << verdict_name(st ? 0 : st.error().code) << "\n";
   }
   std::ofstream f(dir + "/attach." + group, std::ios::app);
   f << verdicts.str();
