@@ -16,10 +16,10 @@
 #include <map>
 #include <sstream>
 
-#include "iovamap/cli.h"
 #include "iovamap/discovery.h"
 #include "iovamap/snapshot.h"
 #include "iovamap/sysfs_reader.h"
+#include "tool.h"
 
 namespace fs = std::filesystem;
 using namespace iovamap;
@@ -128,12 +128,11 @@ void BM_Floor(benchmark::State& state) {
 // The command, in-process, JSON to memory.
 void BM_ListJson(benchmark::State& state) {
   Fixture& f = fixture();
-  std::istringstream in;
   size_t bytes = 0;
   for (auto _ : state) {
     std::ostringstream out, err;
-    int status =
-        run_cli({"iovamap", "--root", f.root.string(), "--format", "json", "list"}, in, out, err);
+    int status = tool::run_tool({"iovamap", "--root", f.root.string(), "--format", "json", "list"},
+                                0, out, err, nullptr);
     if (status != 0) {
       std::fprintf(stderr, "%s", err.str().c_str());
       std::abort();

@@ -1,7 +1,9 @@
 #include "iovamap/container.h"
 
 #include <algorithm>
+#include <queue>
 
+#include "container_stops.h"
 #include "iovamap/msi.h"
 
 namespace iovamap {
@@ -110,6 +112,164 @@ Result<IoasModelResult> model_iommufd(const Host& host, const std::vector<uint32
                           std::to_string(group.id));
     }
   }
+  return out;
+}
+
+std::string_view rules_name(ContainerRules rules) {
+  return rules == ContainerRules::kIommufd ? "iommufd" : "vfio-type1";
+}
+
+std::optional<std::string> ram_top_warning(const Host& host, const std::vector<Range>& usable) {
+  if (!host.ram_top) return std::nullopt;
+  if (!usable.empty() && usable.back().last >= *host.ram_top) return std::nullopt;
+  std::string end = usable.empty() ? "is empty" : "ends at " + hex(usable.back().last);
+  return "the usable space " + end + ", below the host's RAM top " + hex(*host.ram_top) +
+         ": RAM above it cannot be DMA-mapped at the same address";
+}
+
+namespace detail {
+
+// The parts of the space outside `aperture`, as stops of `group_id`.
+void add_aperture_stops(const Aperture& aperture, uint32_t group_id, const std::string& device,
+                        std::vector<RangeStop>* out) {
+  const Range& a = aperture.range;
+  auto add = [&](Range r) {
+    out->push_back(RangeStop{.kind = RangeStop::Kind::kAperture,
+                             .group_id = group_id,
+                             .device = device,
+                             .range = r,
+                             .provenance = {aperture.provenance}});
+  };
+  if (a.first > 0) add(Range{0, a.first - 1});
+  if (a.last < kMaxAddress) add(Range{a.last + 1, kMaxAddress});
+}
+
+// Every region that bars IOVAs (all but direct-relaxable, which type1 and iommufd both let
+// user space map over), as stops.
+void add_region_stops(const std::vector<ReservedRegion>& regions, uint32_t group_id,
+                      const std::string& device, bool aperture_known, std::vector<RangeStop>* out) {
+  for (const ReservedRegion& r : regions) {
+    if (r.type == RegionType::kDirectRelaxable) continue;
+    // The rfc and effective policies list what lies outside the aperture as regions; the
+    // aperture's own stops say the same.
+    bool only_aperture =
+        !r.provenance.empty() &&
+        std::all_of(r.provenance.begin(), r.provenance.end(),
+                    [](const Provenance& p) { return p.origin == Origin::kAperture; });
+    if (aperture_known && only_aperture) continue;
+    out->push_back(RangeStop{.kind = RangeStop::Kind::kRegion,
+                             .group_id = group_id,
+                             .device = device,
+                             .range = r.range(),
+                             .type = r.type,
+                             .provenance = r.provenance});
+  }
+}
+
+std::vector<RangeStop> type1_stops(const std::vector<GroupModel>& groups) {
+  std::vector<RangeStop> stops;
+  for (const GroupModel& g : groups) {
+    if (g.aperture) add_aperture_stops(*g.aperture, g.group_id, "", &stops);
+    add_region_stops(g.regions.regions(), g.group_id, "", g.aperture.has_value(), &stops);
+  }
+  return stops;
+}
+
+}  // namespace detail
+
+namespace {
+
+using detail::add_aperture_stops;
+using detail::add_region_stops;
+
+bool same_stop(const RangeStop& a, const RangeStop& b) {
+  return a.kind == b.kind && a.group_id == b.group_id && a.device == b.device &&
+         a.range == b.range && a.type == b.type && a.provenance == b.provenance;
+}
+
+// Fills each range's `below` and `above` with the stops covering the address just outside it.
+// One sweep over the stops sorted by start, with a heap of the active ones by end: O((n + m)
+// log n) plus what is reported.
+void attach_stops(std::vector<RangeStop> stops, std::vector<UsableRange>* usable) {
+  std::sort(stops.begin(), stops.end(),
+            [](const RangeStop& a, const RangeStop& b) { return a.range.first < b.range.first; });
+  // The points to explain, ascending: each range's outside neighbours.
+  struct Point {
+    uint64_t address;
+    std::vector<RangeStop>* slot;
+  };
+  std::vector<Point> points;
+  for (UsableRange& u : *usable) {
+    if (u.range.first > 0) points.push_back({u.range.first - 1, &u.below});
+    if (u.range.last < kMaxAddress) points.push_back({u.range.last + 1, &u.above});
+  }
+  std::sort(points.begin(), points.end(),
+            [](const Point& a, const Point& b) { return a.address < b.address; });
+  auto later_end = [&](size_t a, size_t b) { return stops[a].range.last > stops[b].range.last; };
+  std::priority_queue<size_t, std::vector<size_t>, decltype(later_end)> active(later_end);
+  size_t next = 0;
+  for (const Point& p : points) {
+    while (next < stops.size() && stops[next].range.first <= p.address) active.push(next++);
+    while (!active.empty() && stops[active.top()].range.last < p.address) active.pop();
+    // The heap holds every stop that starts at or before p; report those reaching it.
+    std::vector<size_t> hits;
+    for (auto copy = active; !copy.empty(); copy.pop())
+      if (stops[copy.top()].range.last >= p.address) hits.push_back(copy.top());
+    std::sort(hits.begin(), hits.end());
+    for (size_t i : hits) {
+      bool seen = std::any_of(p.slot->begin(), p.slot->end(),
+                              [&](const RangeStop& s) { return same_stop(s, stops[i]); });
+      if (!seen) p.slot->push_back(stops[i]);
+    }
+    if (p.slot->empty())
+      p.slot->push_back(
+          RangeStop{.kind = RangeStop::Kind::kListQuirk, .range = Range{p.address, p.address}});
+  }
+}
+
+}  // namespace
+
+Result<ContainerReport> describe_container(const Host& host, const std::vector<uint32_t>& group_ids,
+                                           Policy policy, ContainerRules rules) {
+  ContainerReport out{.rules = rules, .policy = policy, .group_ids = group_ids};
+  std::vector<Range> usable;
+  std::vector<RangeStop> stops;
+  if (rules == ContainerRules::kType1) {
+    Result<Type1Model> m = model_type1(host, group_ids, policy);
+    if (!m) {
+      if (m.error().kind != ErrorKind::kRefused) return m.error();
+      out.refusal = m.error();
+      return out;
+    }
+    out.warnings = m->warnings;
+    usable = m->container.iova_list();
+    uint64_t page = smallest_page_size(m->container.pgsize_bitmap());
+    out.alignment = page ? page : kPageSize;
+    stops = detail::type1_stops(m->groups);
+  } else {
+    Result<IoasModelResult> m = model_iommufd(host, group_ids, policy);
+    if (!m) {
+      if (m.error().kind != ErrorKind::kRefused) return m.error();
+      out.refusal = m.error();
+      return out;
+    }
+    out.warnings = m->warnings;
+    usable = m->ioas.usable();
+    out.alignment = std::max<uint64_t>(m->ioas.iova_alignment(), 1);
+    // iommufd keeps each device's own regions and each domain's aperture.
+    for (const GroupModel& g : m->groups) {
+      const Group& group = *host.find_group(g.group_id);
+      if (g.aperture) add_aperture_stops(*g.aperture, g.group_id, "", &stops);
+      for (const Device& d : group.devices) {
+        IOVAMAP_ASSIGN_OR_RETURN(std::vector<ReservedRegion> regions,
+                                 device_regions_for(host, group, d, policy));
+        add_region_stops(regions, g.group_id, d.name, g.aperture.has_value(), &stops);
+      }
+    }
+  }
+  for (const Range& r : usable) out.usable.push_back(UsableRange{.range = r});
+  attach_stops(std::move(stops), &out.usable);
+  if (std::optional<std::string> w = ram_top_warning(host, usable)) out.warnings.push_back(*w);
   return out;
 }
 

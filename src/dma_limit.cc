@@ -42,7 +42,8 @@ DmaLimit dma_limit(const Device& device) {
     limit.bits = device.declared_dma_bits;
     limit.source = DmaLimitSource::kDeclared;
     limit.applies_to_vfio = true;
-    limit.detail = "declared by the user";
+    limit.detail = device.declared_dma_source.empty() ? "declared by the user"
+                                                      : "declared by " + device.declared_dma_source;
     return limit;
   }
   // 2. The built-in table.
@@ -80,9 +81,12 @@ std::optional<ReservedRegion> dma_limit_region(const Device& device, const DmaLi
   uint64_t first = uint64_t{1} << *limit.bits;
   return ReservedRegion::make(
       Range{first, kMaxAddress}, RegionType::kReserved,
-      Provenance{Origin::kDmaLimit, "device " + device.name + ": " + std::to_string(*limit.bits) +
-                                        "-bit DMA (" + std::string(source_name(limit.source)) +
-                                        ": " + limit.detail + ")"});
+      Provenance{Origin::kDmaLimit,
+                 "device " + device.name + ": " + std::to_string(*limit.bits) + "-bit DMA (" +
+                     (limit.source == DmaLimitSource::kDeclared
+                          ? limit.detail
+                          : std::string(source_name(limit.source)) + ": " + limit.detail) +
+                     ")"});
 }
 
 }  // namespace iovamap

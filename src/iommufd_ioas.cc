@@ -17,7 +17,7 @@ std::string dom_owner(const std::string& key) {
 
 // 1 << __ffs(bitmap): the smallest page size; a domain without sizes counts as PAGE_SIZE.
 uint64_t smallest_page(uint64_t bitmap) {
-  return bitmap ? uint64_t{1} << std::countr_zero(bitmap) : kPageSize;
+  return bitmap ? smallest_page_size(bitmap) : kPageSize;
 }
 
 }  // namespace
@@ -48,10 +48,11 @@ Status IoasModel::reserve(const Range& r, const std::string& owner, const std::s
   // iopt_reserve_iova: a reservation may not cover a mapping or an allowed range; it may
   // overlap other reservations freely (the tree is not merged).
   if (const Range* m = mapping_overlapping(r))
-    return make_error(EADDRINUSE, why + " " + to_string(r) + " overlaps mapping " + to_string(*m));
+    return make_refusal(EADDRINUSE,
+                        why + " " + to_string(r) + " overlaps mapping " + to_string(*m));
   if (const Range* a = allowed_overlapping(r))
-    return make_error(EADDRINUSE,
-                      why + " " + to_string(r) + " overlaps allowed range " + to_string(*a));
+    return make_refusal(EADDRINUSE,
+                        why + " " + to_string(r) + " overlaps allowed range " + to_string(*a));
   reserved_.push_back(Reservation{r, owner, why});
   return {};
 }
@@ -69,16 +70,17 @@ void IoasModel::recompute_alignment() {
 
 Status IoasModel::msi_check(const IoasDevice& device) const {
   if (device.msi_isolated || allow_unsafe_interrupts_) return {};
-  return make_error(EPERM, "device " + device.name +
-                               ": its MSIs are not isolated (no interrupt remapping) and "
-                               "iommufd.allow_unsafe_interrupts is off: the kernel refuses to bind it");
+  return make_refusal(EPERM,
+                      "device " + device.name +
+                          ": its MSIs are not isolated (no interrupt remapping) and "
+                          "iommufd.allow_unsafe_interrupts is off: the kernel refuses to bind it");
 }
 
 Status IoasModel::attach(const IoasDevice& device, const IoasDomain& domain) {
   std::string who = "device " + device.name;
   if (std::any_of(devices_.begin(), devices_.end(),
                   [&](const auto& d) { return d.first == device.name; }))
-    return make_error(EINVAL, who + " is already attached to this IOAS");
+    return make_refusal(EINVAL, who + " is already attached to this IOAS");
   // Since v6.6 iommufd_device_bind checks MSI isolation (iommu_group_has_isolated_msi) before
   // the device can be attached at all ("iommufd: Move isolated msi enforcement to
   // iommufd_device_bind()").
@@ -103,9 +105,9 @@ Status IoasModel::attach(const IoasDevice& device, const IoasDomain& domain) {
   }
   if ((sw_msi && hw_msi) || sw_msi > 1) {
     unreserve(owner);
-    return make_error(EINVAL, who + ": its driver reports " + std::to_string(hw_msi) + " MSI and " +
-                                  std::to_string(sw_msi) +
-                                  " SW_MSI windows (iommufd accepts one kind, one SW_MSI)");
+    return make_refusal(EINVAL, who + ": its driver reports " + std::to_string(hw_msi) +
+                                    " MSI and " + std::to_string(sw_msi) +
+                                    " SW_MSI windows (iommufd accepts one kind, one SW_MSI)");
   }
   // Before v6.6 the check sat in iommufd_device_setup_msi, after the device's reserved
   // regions were enforced and before the domain joined the IOAS.
@@ -133,14 +135,15 @@ Status IoasModel::attach(const IoasDevice& device, const IoasDomain& domain) {
   uint64_t smallest = smallest_page(domain.pgsize_bitmap);
   uint64_t new_alignment = std::max(smallest, alignment_);
   if (new_alignment > kPageSize)
-    return fail(make_error(EINVAL, dom + ": smallest page size " + human_size(smallest) +
-                                       " is above the 4 KiB iommufd requires"));
+    return fail(make_refusal(EINVAL, dom + ": smallest page size " + human_size(smallest) +
+                                         " is above the 4 KiB iommufd requires"));
   if (new_alignment != alignment_) {
     for (const Range& m : mappings_) {
       if ((m.first & (new_alignment - 1)) ||
           (static_cast<uint64_t>(m.size()) & (new_alignment - 1)))
-        return fail(make_error(EADDRINUSE, dom + ": mapping " + to_string(m) +
-                                               " is not aligned to " + human_size(new_alignment)));
+        return fail(make_refusal(
+            EADDRINUSE,
+            dom + ": mapping " + to_string(m) + " is not aligned to " + human_size(new_alignment)));
     }
   }
   if (domain.aperture.first != 0) {
@@ -165,7 +168,7 @@ Status IoasModel::detach(const std::string& device) {
   auto it = std::find_if(devices_.begin(), devices_.end(),
                          [&](const auto& d) { return d.first == device; });
   if (it == devices_.end())
-    return make_error(ENOENT, "device " + device + " is not attached to this IOAS");
+    return make_refusal(ENOENT, "device " + device + " is not attached to this IOAS");
   std::string key = it->second;
   devices_.erase(it);
   unreserve(dev_owner(device));
@@ -185,19 +188,19 @@ Status IoasModel::map(uint64_t iova, uint64_t length) {
   std::string what = "IOAS_MAP iova " + hex(iova) + " length " + hex(length);
   // iommufd_ioas_map refuses ULONG_MAX itself; then iopt_map_pages / iopt_check_iova.
   if (iova == kMaxAddress || length == kMaxAddress)
-    return make_error(EOVERFLOW, what + ": iova or length is 2^64-1");
+    return make_refusal(EOVERFLOW, what + ": iova or length is 2^64-1");
   if (length == 0 || (length & (alignment_ - 1)))
-    return make_error(EINVAL,
-                      what + ": length must be a non-zero multiple of " + human_size(alignment_));
+    return make_refusal(EINVAL,
+                        what + ": length must be a non-zero multiple of " + human_size(alignment_));
   if (iova & (alignment_ - 1))
-    return make_error(EINVAL, what + ": iova must be a multiple of " + human_size(alignment_));
-  if (iova + (length - 1) < iova) return make_error(EOVERFLOW, what + ": wraps past 2^64-1");
+    return make_refusal(EINVAL, what + ": iova must be a multiple of " + human_size(alignment_));
+  if (iova + (length - 1) < iova) return make_refusal(EOVERFLOW, what + ": wraps past 2^64-1");
   Range r{iova, iova + length - 1};
   const Reservation* hit = nullptr;
   if (reserved_overlaps(r, &hit))
-    return make_error(EINVAL, what + ": touches " + hit->why + " " + to_string(hit->range));
+    return make_refusal(EINVAL, what + ": touches " + hit->why + " " + to_string(hit->range));
   if (const Range* m = mapping_overlapping(r))
-    return make_error(EEXIST, what + ": overlaps mapping " + to_string(*m));
+    return make_refusal(EEXIST, what + ": overlaps mapping " + to_string(*m));
   mappings_.push_back(r);
   return {};
 }
@@ -209,19 +212,19 @@ Status IoasModel::allow_iovas(const std::vector<IommuIovaRange>& ranges) {
     const IommuIovaRange& in = ranges[i];
     std::string which =
         "ALLOW_IOVAS range " + std::to_string(i) + " [" + hex(in.start) + ", " + hex(in.last) + "]";
-    if (in.start >= in.last) return make_error(EINVAL, which + ": start must be below last");
+    if (in.start >= in.last) return make_refusal(EINVAL, which + ": start must be below last");
     Range r{in.start, in.last};
     for (const Range& prev : loaded)
       if (prev.overlaps(r))
-        return make_error(EINVAL, which + ": overlaps " + to_string(prev) + " of the same list");
+        return make_refusal(EINVAL, which + ": overlaps " + to_string(prev) + " of the same list");
     loaded.push_back(r);
   }
   // iopt_set_allow_iova: no allowed range may meet a reservation.
   for (const Range& r : loaded) {
     const Reservation* hit = nullptr;
     if (reserved_overlaps(r, &hit))
-      return make_error(EADDRINUSE, "ALLOW_IOVAS range " + to_string(r) + " meets " + hit->why +
-                                        " " + to_string(hit->range));
+      return make_refusal(EADDRINUSE, "ALLOW_IOVAS range " + to_string(r) + " meets " + hit->why +
+                                          " " + to_string(hit->range));
   }
   allowed_ = std::move(loaded);
   return {};
@@ -242,8 +245,8 @@ IovaRangesReply IoasModel::iova_ranges(uint32_t capacity) const {
   for (size_t i = 0; i < holes.size() && i < capacity; ++i) reply.ranges.push_back(holes[i]);
   if (reply.num_iovas > capacity)
     reply.status =
-        make_error(EMSGSIZE, "IOAS_IOVA_RANGES: " + std::to_string(reply.num_iovas) +
-                                 " ranges do not fit in room for " + std::to_string(capacity));
+        make_refusal(EMSGSIZE, "IOAS_IOVA_RANGES: " + std::to_string(reply.num_iovas) +
+                                   " ranges do not fit in room for " + std::to_string(capacity));
   return reply;
 }
 

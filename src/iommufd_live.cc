@@ -52,13 +52,13 @@ Result<IommufdSession> IommufdSession::open(const std::string& dev_iommu) {
   s.fd_ = ::open(dev_iommu.c_str(), O_RDWR | O_CLOEXEC);
   if (s.fd_ < 0) {
     int e = errno;
-    return make_error(
+    return make_system_error(
         e, dev_iommu + ": " + errno_text(e) + (e == ENOENT ? " (the kernel has no iommufd)" : ""));
   }
   iommufd_uapi::IoasAlloc alloc{sizeof(alloc), 0, 0};
   if (::ioctl(s.fd_, iommufd_uapi::ioas_alloc(), &alloc) != 0) {
     int e = errno;
-    return make_error(e, dev_iommu + ": IOMMU_IOAS_ALLOC: " + errno_text(e));
+    return make_system_error(e, dev_iommu + ": IOMMU_IOAS_ALLOC: " + errno_text(e));
   }
   s.ioas_id_ = alloc.out_ioas_id;
   s.have_ioas_ = true;
@@ -69,19 +69,19 @@ Status IommufdSession::attach(const std::string& cdev_path) {
   int dev = ::open(cdev_path.c_str(), O_RDWR | O_CLOEXEC);
   if (dev < 0) {
     int e = errno;
-    return make_error(e, cdev_path + ": " + errno_text(e));
+    return make_system_error(e, cdev_path + ": " + errno_text(e));
   }
   iommufd_uapi::BindIommufd bind{sizeof(bind), 0, fd_, 0};
   if (::ioctl(dev, iommufd_uapi::device_bind_iommufd(), &bind) != 0) {
     int e = errno;
     ::close(dev);  // closing an unbound cdev leaves nothing behind
-    return make_error(e, cdev_path + ": VFIO_DEVICE_BIND_IOMMUFD: " + errno_text(e));
+    return make_refusal(e, cdev_path + ": VFIO_DEVICE_BIND_IOMMUFD: " + errno_text(e));
   }
   iommufd_uapi::AttachPt attach{sizeof(attach), 0, ioas_id_};
   if (::ioctl(dev, iommufd_uapi::device_attach_pt(), &attach) != 0) {
     int e = errno;
     ::close(dev);  // closing a bound cdev unbinds it (vfio_device_fops_release)
-    return make_error(e, cdev_path + ": VFIO_DEVICE_ATTACH_IOMMUFD_PT: " + errno_text(e));
+    return make_refusal(e, cdev_path + ": VFIO_DEVICE_ATTACH_IOMMUFD_PT: " + errno_text(e));
   }
   devices_.push_back(dev);
   return {};
@@ -106,10 +106,10 @@ Result<IoasRanges> IommufdSession::ranges() {
       return out;
     }
     int e = errno;
-    if (e != EMSGSIZE) return make_error(e, "IOMMU_IOAS_IOVA_RANGES: " + errno_text(e));
+    if (e != EMSGSIZE) return make_system_error(e, "IOMMU_IOAS_IOVA_RANGES: " + errno_text(e));
     buf.assign(cmd.num_iovas, {});
   }
-  return make_error(EAGAIN, "IOMMU_IOAS_IOVA_RANGES: the range count kept changing");
+  return make_system_error(EAGAIN, "IOMMU_IOAS_IOVA_RANGES: the range count kept changing");
 }
 
 IommufdSession::IommufdSession(IommufdSession&& other) noexcept

@@ -8,11 +8,16 @@ namespace iovamap {
 
 std::string_view sysfs_name(RegionType type) {
   switch (type) {
-    case RegionType::kDirect: return "direct";
-    case RegionType::kDirectRelaxable: return "direct-relaxable";
-    case RegionType::kReserved: return "reserved";
-    case RegionType::kMsi: return "msi";
-    case RegionType::kSwMsi: return "msi";
+    case RegionType::kDirect:
+      return "direct";
+    case RegionType::kDirectRelaxable:
+      return "direct-relaxable";
+    case RegionType::kReserved:
+      return "reserved";
+    case RegionType::kMsi:
+      return "msi";
+    case RegionType::kSwMsi:
+      return "msi";
   }
   return "unknown";
 }
@@ -32,14 +37,30 @@ Result<RegionType> parse_region_type(std::string_view name) {
 
 std::string_view origin_name(Origin origin) {
   switch (origin) {
-    case Origin::kDriver: return "driver";
-    case Origin::kFirmware: return "firmware";
-    case Origin::kAperture: return "aperture";
-    case Origin::kDmaLimit: return "dma-limit";
-    case Origin::kObserved: return "observed";
-    case Origin::kUser: return "user";
+    case Origin::kDriver:
+      return "driver";
+    case Origin::kFirmware:
+      return "firmware";
+    case Origin::kAperture:
+      return "aperture";
+    case Origin::kDmaLimit:
+      return "dma-limit";
+    case Origin::kObserved:
+      return "observed";
+    case Origin::kUser:
+      return "user";
   }
   return "unknown";
+}
+
+std::string provenance_text(const std::vector<Provenance>& provenance) {
+  std::string out;
+  for (const Provenance& p : provenance) {
+    if (!out.empty()) out += "; ";
+    out += origin_name(p.origin);
+    if (!p.detail.empty()) out += ": " + p.detail;
+  }
+  return out;
 }
 
 ReservedRegion ReservedRegion::make(const Range& range, RegionType type, Provenance provenance) {
@@ -96,7 +117,9 @@ void RegionList::insert_all(const std::vector<ReservedRegion>& regions) {
   for (const ReservedRegion& r : regions) insert(r);
 }
 
-std::string RegionList::to_sysfs() const { return iovamap::to_sysfs(regions_); }
+std::string RegionList::to_sysfs() const {
+  return iovamap::to_sysfs(regions_);
+}
 
 std::string to_sysfs(const std::vector<ReservedRegion>& regions) {
   std::string out;
@@ -163,8 +186,8 @@ Result<std::vector<ReservedRegion>> parse_sysfs_regions(std::string_view text,
     Result<RegionType> type = parse_region_type(type_text);
     if (!type) return type.error().with_context(where().substr(0, where().size() - 2));
     if (end < start) return make_error(EINVAL, where() + "end " + hex(end) + " is below start");
-    regions.push_back(ReservedRegion::make(Range{start, end}, *type,
-                                           Provenance{Origin::kObserved, file_name}));
+    regions.push_back(
+        ReservedRegion::make(Range{start, end}, *type, Provenance{Origin::kObserved, file_name}));
   }
   return regions;
 }

@@ -12,6 +12,7 @@
 #include <deque>
 
 #include "path_resolve.h"
+#include "unique_fd.h"
 
 namespace iovamap {
 namespace detail {
@@ -252,26 +253,7 @@ class RootReader : public SysfsReader {
     if (::fstat(fd, &st) != 0) return make_error(errno, std::strerror(errno));
     if (S_ISDIR(st.st_mode)) return make_error(EISDIR, "is a directory");
     if (!S_ISREG(st.st_mode)) return make_error(EINVAL, "not a regular file");
-    std::string out;
-    size_t chunk = 4096;
-    for (;;) {
-      size_t old = out.size();
-      out.resize(old + chunk);
-      ssize_t n = ::read(fd, out.data() + old, chunk);
-      if (n < 0) {
-        if (errno == EINTR) {
-          out.resize(old);
-          continue;
-        }
-        return make_error(errno, std::strerror(errno));
-      }
-      out.resize(old + static_cast<size_t>(n));
-      if (n == 0) break;
-      if (out.size() > limit)
-        return make_error(EFBIG, "larger than " + std::to_string(limit) + " bytes");
-      if (chunk < (size_t{1} << 20)) chunk *= 2;
-    }
-    return out;
+    return read_to_end(fd, limit);
   }
 
   Result<EntryKind> kind_of(const std::string& canonical) {

@@ -214,6 +214,8 @@ Result<Device> get_device(const Ctx& ctx, const toml::node& node, const std::str
                           Result<unsigned> v = get_bits(ctx, n, "dma-bits");
                           if (!v) return v.error();
                           dev.declared_dma_bits = *v;
+                          dev.declared_dma_source =
+                              "topology " + ctx.file + ":" + std::to_string(n.source().begin.line);
                           return {};
                         }},
                        {"dma-mask-bits",

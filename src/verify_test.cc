@@ -1,135 +1,55 @@
-#include "verify.h"
+// verify_host without a kernel to ask: every path must stop cleanly with an error that says
+// what kind it is and why. The roots are real snapshots from the lab (tests/data/lab-*/root).
+#include "iovamap/verify.h"
 
 #include <gtest/gtest.h>
-
-#include <sstream>
 
 namespace iovamap {
 namespace {
 
-// A kernel that answers like the Intel aw-bits=39 guest in the lab (tests/data/lab-intel39-*):
-// GET_INFO ranges around the MSI window, MAP_DMA accepted inside one range only.
-class FakeKernel : public LiveType1 {
- public:
-  std::vector<Range> ranges = {{0, 0xfedfffff}, {0xfef00000, 0x7fffffffff}};
-  uint64_t pgsizes = 0x40201000;
-  bool fail_info = false;
-  std::vector<uint64_t> probed;
-
-  Result<Type1Info> get_info() override {
-    if (fail_info) return make_error(EACCES, "/dev/vfio/vfio: Permission denied");
-    Type1Info info;
-    info.iova_pgsizes = pgsizes;
-    info.iova_ranges = ranges;
-    info.has_iova_ranges = true;
-    info.raw = {1, 2, 3};
-    return info;
-  }
-  Result<VfioType1Session::Probe> probe_map(uint64_t iova, uint64_t size) override {
-    probed.push_back(iova);
-    return VfioType1Session::Probe{type1_map_verdict(ranges, pgsizes, iova, size), false};
-  }
-};
-
-const std::vector<Range> kMsi = {{0xfee00000, 0xfeefffff}};
-
-TEST(VerifyType1, AgreementPassesAndProbesEveryBoundary) {
-  FakeKernel kernel;
-  Type1Prediction model{kernel.ranges, kernel.pgsizes, std::vector<uint8_t>{1, 2, 3}};
-  auto report = verify_type1(kernel, model, kMsi, true);
-  ASSERT_TRUE(report) << report.error().message;
-  EXPECT_TRUE(report->ok());
-  // ranges, page sizes, reply bytes, then 7 probes (see Type1ProbePoints).
-  EXPECT_EQ(report->checks.size(), 3u + 7u);
-  EXPECT_EQ(kernel.probed.size(), 7u);
-  EXPECT_EQ(kernel.probed.back(), 0x8000000000u);  // ascending: the top page goes last
+std::string data(const std::string& rel) {
+  return std::string(IOVAMAP_TEST_DATA) + "/" + rel;
 }
 
-TEST(VerifyType1, MismatchShowsBothSides) {
-  FakeKernel kernel;
-  // A model that forgot the MSI window: ranges differ, and MAP_DMA at 0xfee00000 differs.
-  Type1Prediction model{{{0, 0x7fffffffff}}, kernel.pgsizes, std::nullopt};
-  auto report = verify_type1(kernel, model, kMsi, true);
-  ASSERT_TRUE(report);
-  EXPECT_FALSE(report->ok());
-  std::ostringstream out;
-  report->print(out);
-  EXPECT_NE(out.str().find("MISMATCH  VFIO IOVA ranges\n"
-                           "    kernel: [0x0, 0xfedfffff], [0xfef00000, 0x7fffffffff]\n"
-                           "    model:  [0x0, 0x7fffffffff]\n"),
+LoadedHost snapshot(const std::string& rel) {
+  Result<LoadedHost> h = load_host({.source = HostSource::kSnapshot, .path = data(rel)});
+  if (!h) ADD_FAILURE() << h.error().message;
+  return h ? std::move(*h) : LoadedHost{};
+}
+
+TEST(VerifyHost, NoIommuIsASystemError) {
+  Result<VerifyReport> r = verify_host(snapshot("lab-noiommu-612/root"), {0}, {});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().kind, ErrorKind::kSystem);
+  EXPECT_NE(r.error().message.find("no IOMMU groups"), std::string::npos) << r.error().message;
+  EXPECT_NE(r.error().message.find("lab-noiommu-612/root/sys/kernel/iommu_groups"),
             std::string::npos)
-      << out.str();
-  EXPECT_NE(out.str().find("MISMATCH  MAP_DMA 0x00000000fee00000\n"
-                           "    kernel: rejected (EINVAL)\n"
-                           "    model:  accepted\n"),
+      << r.error().message;
+}
+
+TEST(VerifyHost, NoVfioIsASystemError) {
+  Result<VerifyReport> r =
+      verify_host(snapshot("lab-intel39-612/root"), {7}, {.dev_dir = "/nonexistent"});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().kind, ErrorKind::kSystem);
+  EXPECT_NE(r.error().message.find("/nonexistent/vfio/vfio: No such file or directory"),
             std::string::npos)
-      << out.str();
-  EXPECT_NE(out.str().find("ok        MAP_DMA 0x0000000000000000: accepted"), std::string::npos);
+      << r.error().message;
 }
 
-TEST(VerifyType1, ReplyBytesAndPageSizesCompared) {
-  FakeKernel kernel;
-  Type1Prediction model{kernel.ranges, 0x1000, std::vector<uint8_t>{1, 2, 4}};
-  auto report = verify_type1(kernel, model, {}, false);
-  ASSERT_TRUE(report);
-  ASSERT_EQ(report->checks.size(), 3u);
-  EXPECT_FALSE(report->checks[1].ok);
-  EXPECT_EQ(report->checks[1].kernel, "0x40201000");
-  EXPECT_FALSE(report->checks[2].ok);
-  EXPECT_EQ(report->checks[2].kernel, "01 02 03");
-  EXPECT_TRUE(kernel.probed.empty());  // no --probe, no mapping
-}
-
-TEST(VerifyType1, UndefinedReplyBytesAndAModelVerdictFunction) {
-  FakeKernel kernel;
-  Type1Prediction model{kernel.ranges, kernel.pgsizes, std::vector<uint8_t>{1, 9, 3}};
-  model.reply_undefined = {{1, 1}};  // byte 1 is stack garbage in the kernel's reply
-  int asked = 0;
-  model.map_verdict = [&](uint64_t iova, uint64_t size) {
-    ++asked;
-    return type1_map_verdict(kernel.ranges, kernel.pgsizes, iova, size);
-  };
-  auto report = verify_type1(kernel, model, kMsi, true);
-  ASSERT_TRUE(report);
-  EXPECT_TRUE(report->ok());
-  EXPECT_EQ(asked, 7);
-  model.reply_undefined.clear();
-  auto strict = verify_type1(kernel, model, kMsi, false);
-  ASSERT_TRUE(strict);
-  EXPECT_FALSE(strict->ok());
-}
-
-TEST(VerifyType1, UnknownPageSizesAreSkippedNotJudged) {
-  FakeKernel kernel;
-  Type1Prediction model{.ranges = kernel.ranges, .iova_pgsizes = 0x1000};
-  model.pgsizes_known = false;
-  auto report = verify_type1(kernel, model, {}, false);
-  ASSERT_TRUE(report);
-  EXPECT_TRUE(report->ok());
-  std::ostringstream out;
-  report->print(out);
-  EXPECT_NE(out.str().find("skipped   iova_pgsizes: kernel 0x40201000, model unknown"),
-            std::string::npos)
-      << out.str();
-  model.pgsizes_known = true;  // now 0x1000 is a claim, and a wrong one
-  EXPECT_FALSE(verify_type1(kernel, model, {}, false)->ok());
-}
-
-TEST(VerifyType1, KernelErrorsPropagate) {
-  FakeKernel kernel;
-  kernel.fail_info = true;
-  auto report = verify_type1(kernel, {}, {}, true);
-  ASSERT_FALSE(report);
-  EXPECT_EQ(report.error().code, EACCES);
-}
-
-TEST(VerifyIommufd, ComparesRangesAndAlignment) {
-  IoasRanges kernel{{{0, 0xfedfffff}, {0xfef00000, kMaxAddress}}, 0x1000};
-  EXPECT_TRUE(verify_iommufd(kernel, {kernel.ranges, 0x1000}).ok());
-  auto bad = verify_iommufd(kernel, {kernel.ranges, 1});
-  EXPECT_FALSE(bad.ok());
-  EXPECT_EQ(bad.checks[1].kernel, "0x1000");
-  EXPECT_EQ(bad.checks[1].model, "0x1");
+TEST(VerifyHost, UnknownGroupsAndTopologiesAreInputErrors) {
+  LoadedHost h = snapshot("lab-intel39-612/root");
+  Result<VerifyReport> unknown = verify_host(h, {99}, {});
+  ASSERT_FALSE(unknown);
+  EXPECT_EQ(unknown.error().kind, ErrorKind::kInput);
+  EXPECT_NE(unknown.error().message.find("no IOMMU group 99"), std::string::npos);
+  Result<VerifyReport> none = verify_host(h, {}, {});
+  ASSERT_FALSE(none);
+  EXPECT_EQ(none.error().kind, ErrorKind::kInput);
+  h.source = HostSource::kTopology;
+  Result<VerifyReport> topology = verify_host(h, {7}, {});
+  ASSERT_FALSE(topology);
+  EXPECT_NE(topology.error().message.find("topology"), std::string::npos);
 }
 
 }  // namespace

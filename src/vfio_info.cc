@@ -49,8 +49,7 @@ std::vector<uint8_t> header_bytes(uint16_t id, size_t size) {
 std::vector<uint8_t> migration_cap(uint64_t pgsize_bitmap) {
   std::vector<uint8_t> b = header_bytes(kVfioCapMigration, sizeof(VfioCapMigration));
   // vfio_iommu_migration_build_caps: flags 0, the smallest page size only, the fixed maximum.
-  uint64_t smallest = pgsize_bitmap ? uint64_t{1} << std::countr_zero(pgsize_bitmap) : 0;
-  put_le(b, offsetof(VfioCapMigration, pgsize_bitmap), smallest, 8);
+  put_le(b, offsetof(VfioCapMigration, pgsize_bitmap), smallest_page_size(pgsize_bitmap), 8);
   put_le(b, offsetof(VfioCapMigration, max_dirty_bitmap_size), kMaxDirtyBitmapSize, 8);
   return b;
 }
@@ -83,8 +82,8 @@ std::vector<uint8_t> info_bytes(uint32_t argsz, uint32_t flags, uint64_t pgsizes
 }
 
 Error argsz_error(uint32_t argsz) {
-  return make_error(EINVAL, "VFIO_IOMMU_GET_INFO: argsz " + std::to_string(argsz) +
-                                " is below the 16 bytes up to iova_pgsizes");
+  return make_refusal(EINVAL, "VFIO_IOMMU_GET_INFO: argsz " + std::to_string(argsz) +
+                                  " is below the 16 bytes up to iova_pgsizes");
 }
 
 }  // namespace

@@ -110,7 +110,7 @@ std::string format_vfio_ranges(const std::vector<Range>& ranges) {
 int type1_map_verdict(const std::vector<Range>& ranges, uint64_t pgsizes, uint64_t iova,
                       uint64_t size) {
   // vfio_dma_do_map: the smallest supported page size is the alignment unit.
-  uint64_t unit = pgsizes & (~pgsizes + 1);
+  uint64_t unit = smallest_page_size(pgsizes);
   if (unit == 0) return EINVAL;
   uint64_t mask = unit - 1;
   if (size == 0 || (size & mask) || (iova & mask)) return EINVAL;
@@ -144,7 +144,7 @@ std::vector<uint64_t> type1_probe_points(const std::vector<Range>& ranges,
   return points;
 }
 
-Result<VfioType1Session> VfioType1Session::open(const std::vector<std::string>& groups,
+Result<VfioType1Session> VfioType1Session::open(const std::vector<uint32_t>& groups,
                                                 const std::string& dev_dir) {
   if (groups.empty()) return make_error(EINVAL, "no VFIO group given");
   VfioType1Session s;  // its destructor cleans up on every early return below
@@ -152,49 +152,53 @@ Result<VfioType1Session> VfioType1Session::open(const std::vector<std::string>& 
   s.container_ = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
   if (s.container_ < 0) {
     int e = errno;
-    return make_error(
+    return make_system_error(
         e, path + ": " + errno_text(e) + (e == ENOENT ? " (is the vfio module loaded?)" : ""));
   }
   long api = ::ioctl(s.container_, vfio_uapi::kGetApiVersion);
   if (api != vfio_uapi::kApiVersion) {
-    return make_error(EINVAL, path + ": VFIO API version " + std::to_string(api) + ", want 0");
+    return make_system_error(EINVAL,
+                             path + ": VFIO API version " + std::to_string(api) + ", want 0");
   }
   if (::ioctl(s.container_, vfio_uapi::kCheckExtension, vfio_uapi::kType1v2Iommu) <= 0) {
-    return make_error(ENODEV, path + ": the kernel has no VFIO TYPE1v2 IOMMU");
+    return make_system_error(ENODEV, path + ": the kernel has no VFIO TYPE1v2 IOMMU");
   }
-  for (const std::string& g : groups) {
+  for (uint32_t group : groups) {
+    const std::string g = std::to_string(group);
     std::string gpath = dev_dir + "/" + g;
     int fd = ::open(gpath.c_str(), O_RDWR | O_CLOEXEC);
     if (fd < 0) {
       int e = errno;
-      return make_error(e, "group " + g + ": " + gpath + ": " + errno_text(e) +
-                               (e == ENOENT ? " (is a device of it bound to vfio-pci?)" : ""));
+      return make_system_error(e,
+                               "group " + g + ": " + gpath + ": " + errno_text(e) +
+                                   (e == ENOENT ? " (is a device of it bound to vfio-pci?)" : ""));
     }
     vfio_uapi::GroupStatus status{sizeof(status), 0};
     if (::ioctl(fd, vfio_uapi::kGroupGetStatus, &status) != 0) {
       int e = errno;
       ::close(fd);
-      return make_error(e, "group " + g + ": VFIO_GROUP_GET_STATUS: " + errno_text(e));
+      return make_system_error(e, "group " + g + ": VFIO_GROUP_GET_STATUS: " + errno_text(e));
     }
     if (!(status.flags & vfio_uapi::kGroupFlagsViable)) {
       ::close(fd);
-      return make_error(EPERM, "group " + g +
+      return make_system_error(EPERM,
+                               "group " + g +
                                    ": not viable (every device in it must be bound to vfio-pci "
                                    "or unbound)");
     }
     if (::ioctl(fd, vfio_uapi::kGroupSetContainer, &s.container_) != 0) {
       int e = errno;
       ::close(fd);
-      return make_error(e, "group " + g + ": VFIO_GROUP_SET_CONTAINER: " + errno_text(e));
+      return make_refusal(e, "group " + g + ": VFIO_GROUP_SET_CONTAINER: " + errno_text(e));
     }
     s.group_fds_.push_back(fd);
-    s.groups_.push_back(g);
+    s.groups_.push_back(group);
     // The IOMMU type is set once, after the first group joined (vfio_container.c,
     // vfio_ioctl_set_iommu needs a group); later groups attach to the live container.
     if (s.group_fds_.size() == 1 &&
         ::ioctl(s.container_, vfio_uapi::kSetIommu, vfio_uapi::kType1v2Iommu) != 0) {
       int e = errno;
-      return make_error(e, "group " + g + ": VFIO_SET_IOMMU(TYPE1v2): " + errno_text(e));
+      return make_refusal(e, "group " + g + ": VFIO_SET_IOMMU(TYPE1v2): " + errno_text(e));
     }
   }
   return s;
@@ -205,7 +209,7 @@ Result<Type1Info> VfioType1Session::get_info() {
   head.argsz = sizeof(head);
   if (::ioctl(container_, vfio_uapi::kIommuGetInfo, &head) != 0) {
     int e = errno;
-    return make_error(e, "VFIO_IOMMU_GET_INFO: " + errno_text(e));
+    return make_system_error(e, "VFIO_IOMMU_GET_INFO: " + errno_text(e));
   }
   uint32_t need = std::max<uint32_t>(head.argsz, sizeof(head));
   std::vector<uint8_t> buf(need, 0);
@@ -214,8 +218,8 @@ Result<Type1Info> VfioType1Session::get_info() {
   std::memcpy(buf.data(), &second, sizeof(second));
   if (::ioctl(container_, vfio_uapi::kIommuGetInfo, buf.data()) != 0) {
     int e = errno;
-    return make_error(e,
-                      "VFIO_IOMMU_GET_INFO (argsz " + std::to_string(need) + "): " + errno_text(e));
+    return make_system_error(
+        e, "VFIO_IOMMU_GET_INFO (argsz " + std::to_string(need) + "): " + errno_text(e));
   }
   return parse_type1_info(buf);
 }
@@ -224,7 +228,7 @@ Result<VfioType1Session::Probe> VfioType1Session::probe_map(uint64_t iova, uint6
   void* buf = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (buf == MAP_FAILED) {
     int e = errno;
-    return make_error(e, "mmap of a " + std::to_string(size) + "-byte probe buffer failed");
+    return make_system_error(e, "mmap of a " + std::to_string(size) + "-byte probe buffer failed");
   }
   std::memset(buf, 0, size);  // fault the pages in; VFIO pins them
   vfio_uapi::DmaMap map{sizeof(map), vfio_uapi::kMapFlagRead | vfio_uapi::kMapFlagWrite,
@@ -247,8 +251,9 @@ Result<VfioType1Session::Probe> VfioType1Session::probe_map(uint64_t iova, uint6
       }
     }
     if (e != 0) {
-      out = make_error(e, "VFIO_IOMMU_UNMAP_DMA of " + to_string(Range{iova, iova + size - 1}) +
-                              " failed: " + errno_text(e));
+      out = make_system_error(e, "VFIO_IOMMU_UNMAP_DMA of " +
+                                     to_string(Range{iova, iova + size - 1}) +
+                                     " failed: " + errno_text(e));
     }
   }
   ::munmap(buf, size);

@@ -7,7 +7,7 @@
 // it at once, returning the kernel's verdict as an errno value (0 = accepted).
 //
 // Example:
-//   auto s = VfioType1Session::open({"7", "8"});
+//   auto s = VfioType1Session::open({7, 8});
 //   if (!s) return s.error();               // EACCES/ENOENT: no permission or no VFIO
 //   auto info = s->get_info();              // ranges, page sizes, raw reply bytes
 //   int verdict = *s->probe_map(0xfee00000, 0x1000);   // EINVAL: inside the MSI window
@@ -130,7 +130,7 @@ class VfioType1Session {
   // TYPE1v2 is supported and each group viable, attaches all groups to the container and sets
   // TYPE1v2. Errors: ENOENT (no VFIO or no such group), EACCES/EPERM (permission, not viable),
   // EINVAL (kernel refused the attach); the message names the group and the ioctl.
-  static Result<VfioType1Session> open(const std::vector<std::string>& groups,
+  static Result<VfioType1Session> open(const std::vector<uint32_t>& groups,
                                        const std::string& dev_dir = "/dev/vfio");
 
   // VFIO_IOMMU_GET_INFO twice: with the bare struct to learn argsz, then with that size.
@@ -164,7 +164,7 @@ class VfioType1Session {
 
   int container_ = -1;
   std::vector<int> group_fds_;                             // attached groups
-  std::vector<std::string> groups_;                        // their names, for messages
+  std::vector<uint32_t> groups_;                           // their numbers, for messages
   std::vector<std::pair<void*, uint64_t>> stuck_buffers_;  // pinned until close_all
 };
 

@@ -171,7 +171,7 @@ TEST(Type1ProbePoints, BoundariesAndReservedRegions) {
 }
 
 TEST(VfioType1Session, MissingDeviceDirectoryIsEnoent) {
-  auto s = VfioType1Session::open({"7"}, "/nonexistent-vfio-dir");
+  auto s = VfioType1Session::open({7}, "/nonexistent-vfio-dir");
   ASSERT_FALSE(s);
   EXPECT_EQ(s.error().code, ENOENT);
   EXPECT_NE(s.error().message.find("/nonexistent-vfio-dir/vfio"), std::string::npos);

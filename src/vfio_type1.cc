@@ -80,7 +80,8 @@ Status type1_exclude_regions(std::vector<Range>& list, const std::vector<Reserve
     list = std::move(out);
   }
   if (list.empty())
-    return make_error(EINVAL, what + ": no usable IOVA left once its reserved regions are cut out");
+    return make_refusal(EINVAL,
+                        what + ": no usable IOVA left once its reserved regions are cut out");
   return {};
 }
 
@@ -123,10 +124,6 @@ const Type1Mapping* Type1Container::find_dma_mapping(const Range& range) const {
   return nullptr;
 }
 
-bool Type1Container::find_dma(const Range& range) const {
-  return find_dma_mapping(range);
-}
-
 void Type1Container::update_pgsize_bitmap() {
   // vfio_update_pgsize_bitmap: AND of the domains' sizes, sub-page sizes folded into PAGE_SIZE.
   uint64_t bitmap = ~uint64_t{0};
@@ -141,7 +138,7 @@ void Type1Container::update_pgsize_bitmap() {
 Status Type1Container::attach(const Type1Group& group) {
   std::string who = group_name(group.id);
   if (std::find(attach_order_.begin(), attach_order_.end(), group.id) != attach_order_.end())
-    return make_error(EINVAL, who + " is already attached to this container");
+    return make_refusal(EINVAL, who + " is already attached to this container");
 
   if (!group.iommu_backed) {
     // An mdev group without an IOMMU joins the external domain; the list is left alone.
@@ -161,10 +158,10 @@ Status Type1Container::attach(const Type1Group& group) {
   // Then interrupt isolation (vfio_iommu_type1_attach_group: iommu_group_has_isolated_msi
   // since v6.3, irq_domain_check_msi_remap or IOMMU_CAP_INTR_REMAP before; see msi.h).
   if (!group.msi_isolated && !allow_unsafe_interrupts_)
-    return make_error(EPERM, who +
-                                 ": its MSIs are not isolated (no interrupt remapping) and "
-                                 "vfio_iommu_type1.allow_unsafe_interrupts is off: the kernel "
-                                 "refuses the attach");
+    return make_refusal(EPERM, who +
+                                   ": its MSIs are not isolated (no interrupt remapping) and "
+                                   "vfio_iommu_type1.allow_unsafe_interrupts is off: the kernel "
+                                   "refuses the attach");
 
   // Share a domain with a compatible one (same driver ops, same cache coherency), else make a
   // new one, listed first, and recompute the page sizes.
@@ -192,25 +189,25 @@ Status Type1Container::check_and_narrow(const Type1Group& group, std::vector<Ran
     const Range& first = copy.front();
     const Range& last = copy.back();
     if (aper.first > last.last || aper.last < first.first)
-      return make_error(EINVAL, who + ": its aperture " + to_string(aper) +
-                                    " does not meet the container's usable range " +
-                                    to_string(Range{first.first, last.last}));
+      return make_refusal(EINVAL, who + ": its aperture " + to_string(aper) +
+                                      " does not meet the container's usable range " +
+                                      to_string(Range{first.first, last.last}));
     if (aper.first > first.first) {
       if (const Type1Mapping* m = find_dma_mapping(Range{first.first, aper.first - 1}))
-        return make_error(EINVAL, who + ": mapping " + to_string(m->range()) +
-                                      " lies below its aperture " + to_string(aper));
+        return make_refusal(EINVAL, who + ": mapping " + to_string(m->range()) +
+                                        " lies below its aperture " + to_string(aper));
     }
     if (aper.last < last.last) {
       if (const Type1Mapping* m = find_dma_mapping(Range{aper.last + 1, last.last}))
-        return make_error(EINVAL, who + ": mapping " + to_string(m->range()) +
-                                      " lies above its aperture " + to_string(aper));
+        return make_refusal(EINVAL, who + ": mapping " + to_string(m->range()) +
+                                        " lies above its aperture " + to_string(aper));
     }
   }
   // vfio_iommu_resv_conflict: no mapping may overlap a region that is not direct-relaxable.
   for (const ReservedRegion& r : group.regions) {
     if (r.type == RegionType::kDirectRelaxable) continue;
     if (const Type1Mapping* m = find_dma_mapping(r.range()))
-      return make_error(
+      return make_refusal(
           EINVAL, who + ": mapping " + to_string(m->range()) + " overlaps its " + region_text(r));
   }
   // On the copy: trim to the aperture, cut the regions out.
@@ -221,7 +218,7 @@ Status Type1Container::check_and_narrow(const Type1Group& group, std::vector<Ran
 Status Type1Container::detach(uint32_t group_id) {
   auto order = std::find(attach_order_.begin(), attach_order_.end(), group_id);
   if (order == attach_order_.end())
-    return make_error(ENOENT, group_name(group_id) + " is not attached to this container");
+    return make_refusal(ENOENT, group_name(group_id) + " is not attached to this container");
   attach_order_.erase(order);
 
   auto ext = std::find_if(external_.begin(), external_.end(),
@@ -287,31 +284,31 @@ Status Type1Container::map_dma(uint64_t iova, uint64_t size, uint64_t vaddr) {
   auto what = [&] { return "MAP_DMA iova " + hex(iova) + " size " + hex(size); };
   // vfio_fops_unl_ioctl: without a group the container has no IOMMU backend to pass to.
   if (attach_order_.empty())
-    return make_error(EINVAL, what() + ": the container has no group, so no IOMMU backend");
+    return make_refusal(EINVAL, what() + ": the container has no group, so no IOMMU backend");
   bool fixed = has_end_of_space_fixes(kernel_);
-  if (size == 0) return make_error(EINVAL, what() + ": size is 0");
+  if (size == 0) return make_refusal(EINVAL, what() + ": size is 0");
   bool iova_wraps = iova + (size - 1) < iova;
   bool vaddr_wraps = vaddr + (size - 1) < vaddr;
   if (fixed && (iova_wraps || vaddr_wraps))
-    return make_error(EOVERFLOW, what() + ": the range wraps past 2^64-1");
+    return make_refusal(EOVERFLOW, what() + ": the range wraps past 2^64-1");
   // The smallest page size of the container (vfio_dma_do_map).
-  uint64_t pgsize = pgsize_bitmap_ ? uint64_t{1} << std::countr_zero(pgsize_bitmap_) : 1;
+  uint64_t pgsize = pgsize_bitmap_ ? smallest_page_size(pgsize_bitmap_) : 1;
   if ((size | iova | vaddr) & (pgsize - 1))
-    return make_error(EINVAL,
-                      what() + ": iova, size and vaddr must be multiples of " + human_size(pgsize));
+    return make_refusal(
+        EINVAL, what() + ": iova, size and vaddr must be multiples of " + human_size(pgsize));
   if (!fixed && (iova_wraps || vaddr_wraps))
-    return make_error(EINVAL, what() + ": the range wraps past 2^64-1");
+    return make_refusal(EINVAL, what() + ": the range wraps past 2^64-1");
   Range range{iova, iova + size - 1};
   if (const Type1Mapping* m = find_dma_mapping(range))
-    return make_error(EEXIST, what() + ": overlaps mapping " + to_string(m->range()));
+    return make_refusal(EEXIST, what() + ": overlaps mapping " + to_string(m->range()));
   if (dma_avail_ == 0)
-    return make_error(ENOSPC, what() + ": all " + std::to_string(dma_entry_limit_) +
-                                  " mappings of the container are used (dma_entry_limit)");
+    return make_refusal(ENOSPC, what() + ": all " + std::to_string(dma_entry_limit_) +
+                                    " mappings of the container are used (dma_entry_limit)");
   // vfio_iommu_iova_dma_valid: one node must hold all of it; an empty list holds anything.
   if (!iova_list_.empty() && std::none_of(iova_list_.begin(), iova_list_.end(),
                                           [&](const Range& n) { return n.contains(range); })) {
-    return make_error(EINVAL, what() + ": " + to_string(range) +
-                                  " is not inside one usable range of the container");
+    return make_refusal(EINVAL, what() + ": " + to_string(range) +
+                                    " is not inside one usable range of the container");
   }
   auto at = std::lower_bound(mappings_.begin(), mappings_.end(), iova,
                              [](const Type1Mapping& m, uint64_t v) { return m.iova < v; });

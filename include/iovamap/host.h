@@ -97,6 +97,7 @@ struct Device {
   std::optional<unsigned> dma_mask_bits;           // sysfs dma_mask_bits, as printed
   std::optional<unsigned> coherent_dma_mask_bits;  // sysfs consistent_dma_mask_bits
   std::optional<unsigned> declared_dma_bits;       // a limit the user declared
+  std::string declared_dma_source;  // where: "--dma-limit 01:00.0=40", "topology vm.toml:12"
   // Regions firmware assigns to this device (RMRR, IVMD, IORT RMR, device-tree
   // iommu-addresses, virtio-iommu PROBE), in firmware order. The driver's own windows (MSI,
   // HyperTransport hole, SW_MSI) are not listed here: the driver model adds them.

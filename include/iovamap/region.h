@@ -69,6 +69,10 @@ struct Provenance {
   friend bool operator==(const Provenance&, const Provenance&) = default;
 };
 
+// "driver: intel-iommu MSI window; dma-limit: device 0000:01:00.0: 36-bit (declared)": every
+// entry as "origin: detail" (or the origin alone), joined by "; ".
+std::string provenance_text(const std::vector<Provenance>& provenance);
+
 // One region as the kernel stores it: start and a 64-bit length. `length` is 0 only after a
 // merge that spans all 2^64 addresses (the kernel's wrap); `last()` wraps the same way, so it
 // is 2^64-1 for such a region, as the kernel computes it.

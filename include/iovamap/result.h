@@ -75,7 +75,7 @@ inline Error make_system_error(int code, std::string message) {
 template <class T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}    // NOLINT(google-explicit-constructor)
+  Result(T value) : v_(std::move(value)) {}      // NOLINT(google-explicit-constructor)
   Result(Error error) : v_(std::move(error)) {}  // NOLINT(google-explicit-constructor)
 
   bool ok() const { return v_.index() == 0; }
@@ -122,10 +122,9 @@ using Status = Result<void>;
 
 // Evaluates `expr` (a Status or a Result<T>) and returns its error from the calling function
 // when it failed.
-#define IOVAMAP_RETURN_IF_ERROR(expr)                                \
-  do {                                                               \
-    if (auto iovamap_status_ = (expr); !iovamap_status_.ok())        \
-      return iovamap_status_.error();                                \
+#define IOVAMAP_RETURN_IF_ERROR(expr)                                                         \
+  do {                                                                                        \
+    if (auto iovamap_status_ = (expr); !iovamap_status_.ok()) return iovamap_status_.error(); \
   } while (false)
 
 // Evaluates `expr` (a Result<T>); on error returns it from the calling function, else moves

@@ -138,6 +138,13 @@ static_assert(sizeof(IommuIoasAllowIovas) == 24 &&
 
 // The host page size of the kernels iovamap models (x86_64, arm64 with 4 KiB pages).
 inline constexpr uint64_t kPageSize = 4096;
+// The smallest page size of a page-size bitmap (the kernel's 1 << __ffs(bitmap)), 0 when the
+// bitmap is empty: the unit VFIO MAP_DMA and iommufd align to.
+constexpr uint64_t smallest_page_size(uint64_t bitmap) {
+  return bitmap & (~bitmap + 1);
+}
+static_assert(smallest_page_size(0x40201000) == 0x1000 && smallest_page_size(0) == 0);
+
 // vfio_iommu_type1.c DIRTY_BITMAP_SIZE_MAX: INT_MAX bits rounded up to u64s, in bytes (256 MiB).
 inline constexpr uint64_t kMaxDirtyBitmapSize = 0x10000000;
 

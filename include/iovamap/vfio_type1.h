@@ -127,7 +127,6 @@ class Type1Container {
 
   // The list checks of attach (aperture, regions against mappings) and the narrowed list.
   Status check_and_narrow(const Type1Group& group, std::vector<Range>& copy) const;
-  bool find_dma(const Range& range) const;
   const Type1Mapping* find_dma_mapping(const Range& range) const;
   void update_pgsize_bitmap();
   void reset();

@@ -81,9 +81,16 @@ std::vector<Range> reserved_of(const std::string& group) {
   return out;
 }
 
+// Group numbers as the guest's init passes them (decimal, from /sys/kernel/iommu_groups).
+std::vector<uint32_t> group_numbers(const std::vector<std::string>& groups) {
+  std::vector<uint32_t> out;
+  for (const std::string& g : groups) out.push_back(static_cast<uint32_t>(std::stoul(g)));
+  return out;
+}
+
 int run_type1(const std::string& dir, const std::string& tag,
               const std::vector<std::string>& groups) {
-  auto session = VfioType1Session::open(groups);
+  auto session = VfioType1Session::open(group_numbers(groups));
   if (!session) {
     std::fprintf(stderr, "lab_probe type1 %s: %s\n", tag.c_str(), session.error().message.c_str());
     write_file(dir + "/type1_error." + tag, session.error().message + "\n");
@@ -135,7 +142,7 @@ int run_type1(const std::string& dir, const std::string& tag,
   // this session, and in a fresh session once this one is closed.
   auto during = session->get_info();
   session = make_error(0, "closed");  // closes the container: the teardown unmaps
-  auto reopened = VfioType1Session::open(groups);
+  auto reopened = VfioType1Session::open(group_numbers(groups));
   Result<Type1Info> after = make_error(EIO, "reopen failed");
   if (reopened) after = reopened->get_info();
   std::ostringstream avail;
@@ -191,18 +198,19 @@ int run_attach(const std::string& dir, const std::string& group,
                const std::vector<std::string>& cdevs) {
   std::ostringstream verdicts;
   {
-    auto session = VfioType1Session::open({group});
+    auto session = VfioType1Session::open(group_numbers({group}));
     int e = session ? 0 : session.error().code;
-    if (!session) std::fprintf(stderr, "lab_probe attach %s: %s\n", group.c_str(),
-                               session.error().message.c_str());
+    if (!session)
+      std::fprintf(stderr, "lab_probe attach %s: %s\n", group.c_str(),
+                   session.error().message.c_str());
     verdicts << "type1 " << verdict_name(e) << "\n";
   }  // the container closes here, before iommufd claims the devices
   if (!cdevs.empty()) {
     auto session = IommufdSession::open();
     Status st = session ? Status{} : Status(session.error());
     for (size_t i = 0; st && i < cdevs.size(); ++i) st = session->attach(cdevs[i]);
-    if (!st) std::fprintf(stderr, "lab_probe attach %s: %s\n", group.c_str(),
-                          st.error().message.c_str());
+    if (!st)
+      std::fprintf(stderr, "lab_probe attach %s: %s\n", group.c_str(), st.error().message.c_str());
     verdicts << "iommufd " << verdict_name(st ? 0 : st.error().code) << "\n";
   }
   std::ofstream f(dir + "/attach." + group, std::ios::app);

@@ -42,19 +42,20 @@ t_fetch=$(date +%s)
 
 # Static guest programs for both architectures: lab_probe (raw ioctl captures, over the live
 # layer only) and the iovamap command itself (every library source but those of tests,
-# benchmarks and fuzzers). The cross compiler sees only the header-only packages the command
-# needs (CLI11, nlohmann-json, toml++), through a directory of links, never /usr/include.
+# benchmarks and fuzzers, and the tool's sources; without libpci, so without device names).
+# The cross compiler sees only the header-only packages the command needs (CLI11,
+# nlohmann-json, toml++), through a directory of links, never /usr/include.
 hdrs="$out/guest-headers"
 mkdir -p "$hdrs"
 for h in CLI nlohmann toml++; do [ -e "$hdrs/$h" ] || ln -s "/usr/include/$h" "$hdrs/$h"; done
 probe_srcs=("$lab_dir/lab_probe.cc" "$repo_dir/src/vfio_live.cc" "$repo_dir/src/iommufd_live.cc"
-            "$repo_dir/src/range.cc")
-mapfile -t cli_srcs < <(ls "$repo_dir"/src/*.cc | grep -Ev '_(test|bench|fuzz)\.cc$')
+            "$repo_dir/src/range.cc" "$repo_dir/src/result.cc")
+mapfile -t cli_srcs < <(ls "$repo_dir"/src/*.cc "$repo_dir"/tool/*.cc | grep -Ev '_(test|bench|fuzz)\.cc$')
 # build_static CXX ARCH: $out/lab_probe.ARCH and $out/iovamap.ARCH.
 build_static() {
   local cxx="$1" arch="$2" objs="$out/obj-$2"
   local flags=(-std=c++20 -O1 -Wall -Wextra -Wno-missing-field-initializers -DTOML_HEADER_ONLY=1
-               -I"$repo_dir/include" -I"$repo_dir/src" -isystem "$hdrs")
+               -I"$repo_dir/include" -I"$repo_dir/src" -I"$repo_dir/tool" -isystem "$hdrs")
   "$cxx" "${flags[@]}" -static "${probe_srcs[@]}" -o "$out/lab_probe.$arch" || return 1
   rm -rf "$objs"; mkdir -p "$objs"
   printf '%s\n' "${cli_srcs[@]}" |
@@ -64,7 +65,8 @@ build_static() {
 }
 # Rebuilt only when a source changed (the key is a hash of every source and header).
 probe_key=$(cat "$lab_dir/lab_probe.cc" "$repo_dir"/src/*.cc "$repo_dir"/src/*.h \
-  "$repo_dir"/include/iovamap/*.h | sha256sum | cut -c1-16)
+  "$repo_dir"/tool/*.cc "$repo_dir"/tool/*.h "$repo_dir"/include/iovamap/*.h | sha256sum |
+  cut -c1-16)
 if [ "$(cat "$out/lab_probe.key" 2>/dev/null)" != "$probe_key" ]; then
   rm -f "$out/lab_probe.key"
   build_static g++ x86_64 || die "building the x86_64 guest programs failed"

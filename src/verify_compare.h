@@ -1,35 +1,34 @@
-// `iovamap verify`: compare what the running kernel answers with what the model predicts.
+// Private: the comparisons of `verify` (verify.h), one container at a time.
 //
-// The live side is behind small interfaces (`LiveType1`, `LiveIommufd`) implemented by the
-// real ioctl layer (vfio_live.h, iommufd_live.h) and by fakes in tests; the model side is a
-// plain prediction (`Type1Prediction`, `IommufdPrediction`) that the CLI fills from the model
-// for the same groups. The result lists every comparison with both sides, so that a mismatch
-// can be printed as "kernel: ... / model: ...".
+// The live side is behind small interfaces (`LiveType1`) implemented by the real ioctl layer
+// (vfio_live.h) and by fakes in tests; the model side is a plain prediction (`Type1Prediction`,
+// `IommufdPrediction`) that verify_host fills from the model for the same groups. Every
+// comparison keeps both sides, so that a mismatch can be shown as "kernel: ... / model: ...".
 //
 // Example:
-//   auto live = VfioType1Session::open({"7"});          // exit 2 on error: no VFIO, no access
+//   auto live = VfioType1Session::open({7});
 //   LiveType1Session adapter(*live);
 //   Type1Prediction model{.ranges = ..., .iova_pgsizes = 0x40201000};
-//   VerifyReport report = verify_type1(adapter, model, reserved_ranges, /*probe=*/true);
-//   report.print(std::cout);                           // exit report.ok() ? 0 : 1
+//   Result<VerifySection> s = verify_type1(adapter, model, reserved_ranges, /*probe=*/true);
+//   s->ok();
 //
 // Sharp edges:
-//   - `--probe` maps one page at each boundary for real (see VfioType1Session::probe_map);
+//   - `probe` maps one page at each boundary for real (see VfioType1Session::probe_map);
 //     a page mapped at 2^64-1 stays mapped until the session closes (a kernel quirk).
 //   - Reply bytes are compared only when the prediction carries them (`reply`), because their
-//     layout depends on the kernel version (packed before 6.7, 8-byte-aligned after).
+//     layout depends on the kernel version (packed before 6.6, 8-byte-aligned from 6.6).
 #pragma once
 
 #include <cstdint>
 #include <functional>
 #include <optional>
-#include <ostream>
 #include <string>
 #include <vector>
 
 #include "iommufd_live.h"
 #include "iovamap/range.h"
 #include "iovamap/result.h"
+#include "iovamap/verify.h"
 #include "vfio_live.h"
 
 namespace iovamap {
@@ -75,37 +74,15 @@ struct IommufdPrediction {
   uint64_t alignment = 0;
 };
 
-// One comparison: what was compared, both sides as text, and whether they agree.
-struct Check {
-  std::string what;  // e.g. "VFIO IOVA ranges", "MAP_DMA 0x00000000fee00000"
-  std::string kernel;
-  std::string model;
-  bool ok = false;
-  bool skipped = false;  // the model cannot know this fact (e.g. not in sysfs): not judged
-};
-
-struct VerifyReport {
-  std::vector<Check> checks;
-  // True when every check agrees.
-  bool ok() const;
-  // Prints one line per check ("ok  WHAT", "skipped  WHAT", or "MISMATCH WHAT" followed by
-  // both sides).
-  void print(std::ostream& out) const;
-};
-
 // Compares the container's GET_INFO reply with `model` (ranges, page sizes, and the reply bytes
 // outside `reply_undefined` when the model has them); with `probe`, maps one page (the
 // smallest page size) at every point of type1_probe_points(kernel ranges, reserved) and
 // compares the kernel's MAP_DMA verdict with the model's (`map_verdict`). An error only when the
 // kernel could not be asked (GET_INFO or an unmap failed).
-Result<VerifyReport> verify_type1(LiveType1& live, const Type1Prediction& model,
-                                  const std::vector<Range>& reserved, bool probe);
+Result<VerifySection> verify_type1(LiveType1& live, const Type1Prediction& model,
+                                   const std::vector<Range>& reserved, bool probe);
 
 // Compares an IOAS's IOVA ranges and alignment with `model`.
-VerifyReport verify_iommufd(const IoasRanges& kernel, const IommufdPrediction& model);
-
-// The exit status `iovamap verify` uses for an error that kept it from asking the kernel:
-// 2 (no VFIO or iommufd, no permission, a group not viable), per the issue.
-inline constexpr int kVerifyCannotAsk = 2;
+VerifySection verify_iommufd(const IoasRanges& kernel, const IommufdPrediction& model);
 
 }  // namespace iovamap

@@ -1,9 +1,10 @@
 // The iovamap command, in-process: byte-exact golden tests against the three real 6.12
 // snapshots (expected/ holds what the kernel itself printed and what VFIO returned), exit
 // statuses, errors on stderr, and every command on topologies.
-#include "iovamap/cli.h"
+#include "tool.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -22,11 +23,17 @@ struct CliRun {
   std::string out, err;
 };
 
+// Runs the tool with `input` on its stdin (a pipe, as a shell would give it).
 CliRun run(std::vector<std::string> args, const std::string& input = "") {
   args.insert(args.begin(), "iovamap");
-  std::istringstream in(input);
+  int fds[2];
+  if (::pipe(fds) != 0) std::abort();
+  if (::write(fds[1], input.data(), input.size()) != static_cast<ssize_t>(input.size()))
+    std::abort();  // inputs here fit a pipe's buffer
+  ::close(fds[1]);
   std::ostringstream out, err;
-  int status = run_cli(args, in, out, err);
+  int status = tool::run_tool(args, fds[0], out, err, nullptr);
+  ::close(fds[0]);
   return CliRun{status, out.str(), err.str()};
 }
 
@@ -144,9 +151,12 @@ TEST(Cli, BadUsageAndBadInputExitTwoOnStderr) {
   };
   std::string root = snapshot("6.12-intel39") + "/root";
   for (const Case& c : std::vector<Case>{
-           {{}, "A subcommand is required"},
-           {{"frobnicate"}, ""},
-           {{"--root", root, "ranges"}, "GROUP is required"},
+           {{}, "a command is required: list, regions, ranges"},
+           {{"frobnicate"}, "'frobnicate' is not a command"},
+           {{"--root", root, "rnages", "7"}, "'rnages' is not a command; did you mean 'ranges'?"},
+           {{"--root", root, "--policy", "kernel", "regoins"}, "did you mean 'regions'?"},
+           {{"--root", root, "ranges"}, "no group or device given"},
+           {{"--root", root, "ranges", "7", "--frob"}, "--frob"},
            {{"--root", root, "ranges", "99"}, "no group 99"},
            {{"--root", root, "ranges", "x"}, "'x' is not a group number"},
            {{"--root", root, "ranges", "7", "7"}, "given twice"},
@@ -230,12 +240,15 @@ TEST(Cli, CheckStopsAtTheMappingBudget) {
   nlohmann::json j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["mappings"][1]["ok"], true);
   EXPECT_EQ(j["mappings"][2]["ok"], false);
-  EXPECT_NE(j["mappings"][2]["reason"].get<std::string>().find("all 2 mappings"), std::string::npos)
+  EXPECT_EQ(j["mappings"][2]["error"]["errno"], "ENOSPC") << j["mappings"][2];
+  EXPECT_EQ(j["mappings"][2]["error"]["code"], ENOSPC) << j["mappings"][2];
+  EXPECT_EQ(j["mappings"][2]["error"]["kind"], "refused") << j["mappings"][2];
+  EXPECT_NE(j["mappings"][2]["error"]["message"].get<std::string>().find("all 2 mappings"),
+            std::string::npos)
       << j["mappings"][2];
   EXPECT_TRUE(j["mappings"][2]["nearest"].is_null());
   // In the MSI window, but the kernel counts the budget first (vfio_dma_do_map): ENOSPC too.
-  EXPECT_NE(j["mappings"][3]["reason"].get<std::string>().find("all 2 mappings"), std::string::npos)
-      << j["mappings"][3];
+  EXPECT_EQ(j["mappings"][3]["error"]["errno"], "ENOSPC") << j["mappings"][3];
   EXPECT_TRUE(j["mappings"][3]["nearest"].is_null()) << j["mappings"][3];
   CliRun text = run({"--topology", topology, "check", "1", "--map", "-"},
                     "0x100000 4K\n0x200000 4K\n0x300000 4K\n");
@@ -258,14 +271,25 @@ TEST(Cli, UnisolatedMsiFailsTheAttachWithWhatToDo) {
     std::vector<std::string> args = {"--topology", topology};
     args.insert(args.end(), command.begin(), command.end());
     CliRun r = run(args, "0x100000 4K\n");
+    // A refusal is an answer: on stdout, exit 1.
     EXPECT_EQ(r.status, 1) << command[0] << r.out << r.err;
+    EXPECT_EQ(r.err, "") << command[0];
     bool fd = command[1] == "--iommufd";
     std::string module = fd ? "iommufd" : "vfio_iommu_type1";
-    EXPECT_NE(r.err.find(module + ".allow_unsafe_interrupts is off"), std::string::npos) << r.err;
-    EXPECT_NE(r.err.find("(from " + topology + ":1)"), std::string::npos) << r.err;
-    EXPECT_NE(r.err.find("echo 1 > /sys/module/" + module + "/parameters/allow_unsafe_interrupts"),
+    EXPECT_NE(r.out.find("refused (EPERM)"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find(module + ".allow_unsafe_interrupts is off"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("(from " + topology + ":1)"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("echo 1 > /sys/module/" + module + "/parameters/allow_unsafe_interrupts"),
               std::string::npos)
-        << r.err;
+        << r.out;
+    // In JSON, the refusal is an object with the errno by name and number.
+    args.insert(args.begin(), {"--format", "json"});
+    CliRun j = run(args, "0x100000 4K\n");
+    EXPECT_EQ(j.status, 1) << j.err;
+    nlohmann::json doc = nlohmann::json::parse(j.out);
+    EXPECT_EQ(doc["refused"]["errno"], "EPERM") << j.out;
+    EXPECT_EQ(doc["refused"]["code"], EPERM) << j.out;
+    EXPECT_EQ(doc["refused"]["kind"], "refused") << j.out;
   }
   // The parameter set: the attach works.
   std::string text = "allow-unsafe-interrupts = true\n";

@@ -1,0 +1,57 @@
+// Loading a host once (host_loader.h).
+#include "iovamap/host_loader.h"
+
+#include <algorithm>
+
+#include "iovamap/device_selection.h"
+#include "iovamap/discovery.h"
+#include "iovamap/input_file.h"
+#include "iovamap/sysfs_reader.h"
+#include "iovamap/topology.h"
+
+namespace iovamap {
+std::vector<std::string> LoadedHost::notes_for(const std::vector<uint32_t>& group_ids) const {
+  std::vector<std::string> out;
+  for (const HostNote& n : notes)
+    if (!n.group_id ||
+        std::find(group_ids.begin(), group_ids.end(), *n.group_id) != group_ids.end())
+      out.push_back(n.message);
+  return out;
+}
+
+std::vector<std::string> LoadedHost::all_notes() const {
+  std::vector<std::string> out;
+  for (const HostNote& n : notes) out.push_back(n.message);
+  return out;
+}
+
+Result<LoadedHost> load_host(const HostSpec& spec) {
+  LoadedHost out;
+  out.policy = spec.policy;
+  out.source = spec.source;
+  if (spec.source == HostSource::kTopology) {
+    IOVAMAP_ASSIGN_OR_RETURN(std::string text, read_input_file(spec.path, kMaxTopologyBytes));
+    IOVAMAP_ASSIGN_OR_RETURN(out.host, parse_topology(text, spec.path));
+  } else {
+    out.root = spec.path.empty() ? "/" : spec.path;
+    Result<std::unique_ptr<SysfsReader>> reader = open_root_reader(out.root);
+    if (!reader) {
+      Error e = reader.error();
+      if (spec.source == HostSource::kLive) e.kind = ErrorKind::kSystem;
+      return e;
+    }
+    std::string source =
+        spec.source == HostSource::kLive ? std::string("live host") : "snapshot " + out.root;
+    IOVAMAP_ASSIGN_OR_RETURN(Discovery found, discover(**reader, source));
+    out.host = std::move(found.host);
+    for (std::string& w : found.warnings) out.notes.push_back({std::nullopt, std::move(w)});
+    // What the kernel showed and the model cannot derive is kept (as observed regions), so that
+    // every answer includes it; each group where that happened gets a note.
+    for (ObservedNote& n : explain_observed_regions(out.host))
+      out.notes.push_back({n.group_id, std::move(n.message)});
+  }
+  IOVAMAP_RETURN_IF_ERROR(apply_dma_limits(&out.host, spec.dma_limits));
+  return out;
+}
+
+}  // namespace iovamap

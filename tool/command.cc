@@ -1,0 +1,235 @@
+// The commands of the iovamap tool, one function each, and their table (command.h).
+#include "command.h"
+
+#include "iovamap/container.h"
+#include "iovamap/device_selection.h"
+#include "iovamap/host_summary.h"
+#include "iovamap/input_file.h"
+#include "iovamap/map_file.h"
+#include "iovamap/mapping_check.h"
+#include "iovamap/snapshot.h"
+#include "iovamap/sysfs_reader.h"
+#include "iovamap/verify.h"
+#include "iovamap/vfio_info.h"
+
+namespace iovamap::tool {
+namespace {
+
+constexpr bool kNeedsHost = true;
+constexpr const char* kSelectorHelp =
+    "IOMMU group numbers, or devices as lspci -s writes them (01:00.0, 0000:01:00.0)";
+
+// The groups the command line selects. A host without groups is an error for every command
+// that needs one: there is nothing to model.
+Result<Selection> select(const Context& c, bool all_if_empty) {
+  const Host& h = c.host->host;
+  if (h.groups.empty())
+    return make_error(ENODEV, "no IOMMU groups in " + h.source +
+                                  ": no IOMMU, or it is off (intel_iommu=on / amd_iommu=on?)");
+  return select_groups(h, c.options.selectors, c.options.id_filters, all_if_empty);
+}
+
+// That a group brought devices nobody selected: VFIO takes whole groups.
+std::vector<std::string> selection_notes(const Selection& s) {
+  std::vector<std::string> out;
+  for (const SelectedGroup& g : s.groups) {
+    if (g.selected_devices.empty() || g.other_devices.empty()) continue;
+    std::string others;
+    for (const std::string& d : g.other_devices) others += (others.empty() ? "" : ", ") + d;
+    out.push_back("group " + std::to_string(g.id) + " also holds " + others +
+                  ": a container takes whole groups");
+  }
+  return out;
+}
+
+// What to tell people along with an answer about these groups: the selection's notes, then
+// the host's notes about them.
+std::vector<std::string> notes_for(const Context& c, const Selection& s) {
+  std::vector<std::string> out = selection_notes(s);
+  std::vector<std::string> host = c.host->notes_for(s.ids());
+  out.insert(out.end(), host.begin(), host.end());
+  return out;
+}
+
+// ---- list ------------------------------------------------------------------------------------
+
+void add_list_options(CLI::App& cmd, Options& o) {
+  cmd.add_option("GROUP|DEVICE", o.selectors, "only these groups or devices (default: all)");
+}
+
+Result<bool> run_list(Context& c) {
+  IOVAMAP_ASSIGN_OR_RETURN(Selection s, select(c, true));
+  if (!c.options.selectors.empty() || !c.options.id_filters.empty()) {
+    // Listing a part of the host: the same host with only the selected groups.
+    LoadedHost part = *c.host;
+    std::vector<uint32_t> ids = s.ids();
+    std::erase_if(part.host.groups, [&](const Group& g) {
+      return std::find(ids.begin(), ids.end(), g.id) == ids.end();
+    });
+    std::erase_if(part.notes, [&](const HostNote& n) {
+      return n.group_id && std::find(ids.begin(), ids.end(), *n.group_id) == ids.end();
+    });
+    IOVAMAP_RETURN_IF_ERROR(c.output.list(part, summarize_host(part)));
+    return true;
+  }
+  IOVAMAP_RETURN_IF_ERROR(c.output.list(*c.host, summarize_host(*c.host)));
+  return true;
+}
+
+// ---- regions ---------------------------------------------------------------------------------
+
+void add_regions_options(CLI::App& cmd, Options& o) {
+  cmd.add_option("GROUP|DEVICE", o.selectors, std::string(kSelectorHelp) + " (default: all)");
+}
+
+Result<bool> run_regions(Context& c) {
+  IOVAMAP_ASSIGN_OR_RETURN(Selection s, select(c, true));
+  std::vector<GroupModel> models;
+  for (uint32_t id : s.ids()) {
+    IOVAMAP_ASSIGN_OR_RETURN(
+        GroupModel m, model_group(c.host->host, *c.host->host.find_group(id), c.host->policy));
+    models.push_back(std::move(m));
+  }
+  IOVAMAP_RETURN_IF_ERROR(c.output.regions(*c.host, models, notes_for(c, s)));
+  return true;
+}
+
+// ---- ranges ----------------------------------------------------------------------------------
+
+void add_ranges_options(CLI::App& cmd, Options& o) {
+  cmd.add_option("GROUP|DEVICE", o.selectors, kSelectorHelp);
+  cmd.add_flag("--iommufd", o.iommufd, "iommufd IOAS rules instead of VFIO type1");
+}
+
+Result<bool> run_ranges(Context& c) {
+  IOVAMAP_ASSIGN_OR_RETURN(Selection s, select(c, false));
+  IOVAMAP_ASSIGN_OR_RETURN(
+      ContainerReport r,
+      describe_container(c.host->host, s.ids(), c.host->policy,
+                         c.options.iommufd ? ContainerRules::kIommufd : ContainerRules::kType1));
+  IOVAMAP_RETURN_IF_ERROR(c.output.ranges(*c.host, r, notes_for(c, s)));
+  return !r.refusal;
+}
+
+// ---- check -----------------------------------------------------------------------------------
+
+void add_check_options(CLI::App& cmd, Options& o) {
+  cmd.add_option("GROUP|DEVICE", o.selectors, kSelectorHelp);
+  cmd.add_option("--map", o.map_file, "the planned mappings, 'IOVA SIZE' per line; - for stdin")
+      ->required();
+}
+
+Result<bool> run_check(Context& c) {
+  IOVAMAP_ASSIGN_OR_RETURN(Selection s, select(c, false));
+  const std::string& map = c.options.map_file;
+  std::string name = map == "-" ? "<stdin>" : map;
+  IOVAMAP_ASSIGN_OR_RETURN(std::string text, map == "-"
+                                                 ? read_input_fd(c.in_fd, name, kMaxMapFileBytes)
+                                                 : read_input_file(map, kMaxMapFileBytes));
+  IOVAMAP_ASSIGN_OR_RETURN(std::vector<PlannedMapping> mappings, parse_map_file(text, name));
+  Result<MappingChecker> checker = MappingChecker::create(c.host->host, s.ids(), c.host->policy);
+  if (!checker) {
+    if (checker.error().kind != ErrorKind::kRefused) return checker.error();
+    IOVAMAP_RETURN_IF_ERROR(c.output.refused(*c.host, "check", s.ids(), checker.error()));
+    return false;
+  }
+  IOVAMAP_RETURN_IF_ERROR(c.output.check_begin(*c.host, s.ids()));
+  bool all_ok = true;
+  for (const PlannedMapping& p : mappings) {
+    MappingVerdict v = checker->check(p);
+    all_ok = all_ok && v.ok();
+    IOVAMAP_RETURN_IF_ERROR(c.output.check_verdict(v, name + ":" + std::to_string(p.line)));
+  }
+  IOVAMAP_RETURN_IF_ERROR(c.output.check_end(all_ok, checker->warnings(), notes_for(c, s)));
+  return all_ok;
+}
+
+// ---- info-cap --------------------------------------------------------------------------------
+
+void add_info_cap_options(CLI::App& cmd, Options& o) {
+  cmd.add_option("GROUP|DEVICE", o.selectors, kSelectorHelp);
+  cmd.add_option("--layout", o.layout, "packed (before 6.6) | aligned (default: the kernel's)")
+      ->check(CLI::IsMember({"packed", "aligned"}));
+}
+
+Result<bool> run_info_cap(Context& c) {
+  IOVAMAP_ASSIGN_OR_RETURN(Selection s, select(c, false));
+  Result<Type1Model> model = model_type1(c.host->host, s.ids(), c.host->policy);
+  if (!model) {
+    if (model.error().kind != ErrorKind::kRefused) return model.error();
+    IOVAMAP_RETURN_IF_ERROR(c.output.refused(*c.host, "info-cap", s.ids(), model.error()));
+    return false;
+  }
+  GetInfoOptions options = GetInfoOptions::for_kernel(c.host->host.kernel);
+  if (c.options.layout == "packed") options.layout = CapLayout::kPacked;
+  if (c.options.layout == "aligned") options.layout = CapLayout::kAligned;
+  // As a VFIO user does: ask with the bare struct to learn argsz, then with that size.
+  Type1InfoState state = model->container.info_state();
+  IOVAMAP_ASSIGN_OR_RETURN(GetInfoReply probe, type1_get_info(state, 16, options));
+  IOVAMAP_ASSIGN_OR_RETURN(GetInfoReply reply, type1_get_info(state, probe.argsz, options));
+  IOVAMAP_RETURN_IF_ERROR(c.output.info_cap(*c.host, {s.ids(), options.layout, std::move(reply)}));
+  return true;
+}
+
+// ---- snapshot --------------------------------------------------------------------------------
+
+void add_snapshot_options(CLI::App& cmd, Options& o) {
+  cmd.add_option("DIR", o.snapshot_dir, "a new directory")->required();
+}
+
+Result<bool> run_snapshot(Context& c) {
+  const Options& o = c.options;
+  if (!o.topology.empty()) return make_error(EINVAL, "snapshot captures a host, not a topology");
+  if (!o.selectors.empty() || !o.id_filters.empty())
+    return make_error(EINVAL, "snapshot captures the whole host: it takes no group or device");
+  IOVAMAP_ASSIGN_OR_RETURN(std::unique_ptr<SysfsReader> reader,
+                           open_root_reader(o.root.empty() ? "/" : o.root));
+  IOVAMAP_ASSIGN_OR_RETURN(SnapshotReport r, capture_snapshot(*reader, o.snapshot_dir));
+  IOVAMAP_RETURN_IF_ERROR(c.output.snapshot(r));
+  return true;
+}
+
+// ---- verify ----------------------------------------------------------------------------------
+
+void add_verify_options(CLI::App& cmd, Options& o) {
+  cmd.add_option("GROUP|DEVICE", o.selectors, kSelectorHelp);
+  cmd.add_flag("--probe", o.probe, "also MAP_DMA one page at every boundary (unmapped at once)");
+}
+
+Result<bool> run_verify(Context& c) {
+  if (c.host->source == HostSource::kTopology)
+    return make_error(EINVAL, "verify asks a running kernel, not a topology");
+  IOVAMAP_ASSIGN_OR_RETURN(Selection s, select(c, false));
+  IOVAMAP_ASSIGN_OR_RETURN(VerifyReport r,
+                           verify_host(*c.host, s.ids(), {.probe = c.options.probe}));
+  std::vector<std::string> notes = selection_notes(s);  // verify_host has the host's
+  r.notes.insert(r.notes.begin(), notes.begin(), notes.end());
+  IOVAMAP_RETURN_IF_ERROR(c.output.verify(*c.host, r));
+  return r.ok();
+}
+
+}  // namespace
+
+const std::vector<CommandRow>& commands() {
+  static const std::vector<CommandRow> rows = {
+      {"list", "groups, devices, drivers, IOMMUs, DMA limits and their sources", kNeedsHost,
+       add_list_options, run_list},
+      {"regions", "reserved regions per group; --format sysfs prints the kernel's file", kNeedsHost,
+       add_regions_options, run_regions},
+      {"ranges", "usable IOVA ranges of one container holding these groups or devices", kNeedsHost,
+       add_ranges_options, run_ranges},
+      {"check", "check planned DMA mappings ('IOVA SIZE' per line); exit 1 if any fails",
+       kNeedsHost, add_check_options, run_check},
+      {"info-cap", "the VFIO_IOMMU_GET_INFO reply bytes", kNeedsHost, add_info_cap_options,
+       run_info_cap},
+      {"snapshot", "capture this host (or --root) into DIR", !kNeedsHost, add_snapshot_options,
+       run_snapshot},
+      {"verify",
+       "ask the running kernel (VFIO, iommufd) and compare with the model; exit 1 on a "
+       "mismatch, 2 when it cannot ask",
+       kNeedsHost, add_verify_options, run_verify},
+  };
+  return rows;
+}
+
+}  // namespace iovamap::tool

@@ -1,0 +1,67 @@
+// The commands of the iovamap tool as one table: a row is a name, a line of help, whether the
+// command needs a host, its own options, and the function that runs it. Adding a command is
+// one row and one function (and, for its output, one method of Output).
+//
+// Example (a row):
+//   {"ranges", "usable IOVA ranges of one container holding these groups or devices",
+//    kNeedsHost, add_ranges_options, run_ranges}
+//
+// A command function gets the parsed options, the loaded host (when the row asks for one) and
+// the Output, and answers yes (true: exit 0) or no (false: exit 1: a check failed, the kernel
+// would refuse); an Error ends the command with its kind's exit status (2 for input and
+// system errors, 1 for a refusal).
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "iovamap/host_loader.h"
+#include "iovamap/result.h"
+#include "output.h"
+
+namespace iovamap::tool {
+
+// Everything the command line can say, global options and each command's own.
+struct Options {
+  // Where the host comes from, and how to read it.
+  std::string root;
+  std::string topology;
+  std::string policy = "effective";
+  std::vector<std::string> dma_limits;
+  // What to select: positional groups or devices, and -d VENDOR:DEVICE filters.
+  std::vector<std::string> selectors;
+  std::vector<std::string> id_filters;
+  // How to show it.
+  std::string format = "text";
+  bool pretty = false;
+  bool numeric = false;
+  // Commands' own options.
+  bool iommufd = false;      // ranges --iommufd
+  std::string map_file;      // check --map
+  std::string layout;        // info-cap --layout
+  std::string snapshot_dir;  // snapshot DIR
+  bool probe = false;        // verify --probe
+};
+
+struct Context {
+  const Options& options;
+  const LoadedHost* host = nullptr;  // when the row needs a host
+  Output& output;
+  int in_fd = 0;  // read for "--map -"
+};
+
+struct CommandRow {
+  std::string_view name;
+  std::string_view help;
+  bool needs_host;
+  // Adds the command's own options and positionals to its CLI11 subcommand.
+  void (*add_options)(CLI::App& command, Options& options);
+  Result<bool> (*run)(Context& context);
+};
+
+// The table, in the order `--help` lists it.
+const std::vector<CommandRow>& commands();
+
+}  // namespace iovamap::tool

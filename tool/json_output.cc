@@ -1,0 +1,314 @@
+// The JSON back-end: one object per command, compact on one line, indented with --pretty
+// (docs/json.md; the schema is docs/iovamap.schema.json).
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
+#include "iovamap/dma_limit.h"
+#include "output.h"
+
+namespace iovamap::tool {
+namespace {
+
+using Json = nlohmann::ordered_json;
+
+// The format version: bumped when a field is removed or changes type (docs/json.md).
+constexpr int kJsonVersion = 2;
+
+std::string hex_width(uint64_t v, int digits) {
+  char buf[24];
+  std::snprintf(buf, sizeof buf, "0x%0*llx", digits, static_cast<unsigned long long>(v));
+  return buf;
+}
+
+// A size of 1 to 2^64 bytes.
+std::string size_hex(u128 size) {
+  return size > kMaxAddress ? "0x10000000000000000" : hex(static_cast<uint64_t>(size));
+}
+
+Json range_json(const Range& r) {
+  return Json{{"first", hex(r.first)}, {"last", hex(r.last)}};
+}
+
+Json provenance_json(const std::vector<Provenance>& p) {
+  Json out = Json::array();
+  for (const Provenance& x : p)
+    out.push_back(Json{{"origin", origin_name(x.origin)}, {"detail", x.detail}});
+  return out;
+}
+
+Json aperture_json(const std::optional<Aperture>& a) {
+  if (!a) return nullptr;
+  Json j = range_json(a->range);
+  j["provenance"] = provenance_json({a->provenance});
+  return j;
+}
+
+// Every error and refusal: errno by name and number, its kind, the message.
+Json error_json(const Error& e) {
+  return Json{{"errno", errno_name(e.code)},
+              {"code", e.code},
+              {"kind", error_kind_name(e.kind)},
+              {"message", e.message}};
+}
+
+Json optional_error_json(const std::optional<Error>& e) {
+  return e ? error_json(*e) : Json(nullptr);
+}
+
+Json msi_json(const MsiVerdict& v) {
+  return Json{{"isolated", v.isolated}, {"known", v.known}, {"from", v.why}};
+}
+
+Json unsafe_json(const std::optional<bool>& v) {
+  return v ? Json(*v) : Json(nullptr);
+}
+
+Json ids_json(const std::vector<uint32_t>& ids) {
+  Json out = Json::array();
+  for (uint32_t id : ids) out.push_back(id);
+  return out;
+}
+
+Json stops_json(const std::vector<RangeStop>& stops) {
+  Json out = Json::array();
+  for (const RangeStop& s : stops) {
+    const char* kind = s.kind == RangeStop::Kind::kAperture ? "aperture"
+                       : s.kind == RangeStop::Kind::kRegion ? "region"
+                                                            : "list-quirk";
+    Json j{{"kind", kind},
+           {"group", s.kind == RangeStop::Kind::kListQuirk ? Json(nullptr) : Json(s.group_id)}};
+    j["device"] = s.device.empty() ? Json(nullptr) : Json(s.device);
+    j["first"] = hex(s.range.first);
+    j["last"] = hex(s.range.last);
+    j["type"] = s.type ? Json(type_name(*s.type)) : Json(nullptr);
+    j["provenance"] = provenance_json(s.provenance);
+    out.push_back(std::move(j));
+  }
+  return out;
+}
+
+class JsonOutput : public Output {
+ public:
+  JsonOutput(std::ostream& out, const OutputOptions& options) : out_(out), options_(options) {}
+
+  Status list(const LoadedHost& loaded, const HostSummary& s) override {
+    const Host& h = loaded.host;
+    Json j = header(loaded, "list");
+    Json iommus = Json::array();
+    for (const UnitSummary& u : s.units)
+      iommus.push_back(
+          Json{{"name", u.unit->name},
+               {"driver", driver_name(u.unit->driver)},
+               {"aperture", aperture_json(u.aperture)},
+               {"page_sizes", u.page_sizes ? Json(hex(*u.page_sizes)) : Json(nullptr)}});
+    j["iommus"] = std::move(iommus);
+    Json groups = Json::array();
+    for (const GroupSummary& g : s.groups) {
+      Json devices = Json::array();
+      for (const DeviceSummary& ds : g.devices)
+        devices.push_back(device_json(*ds.device, ds.limit));
+      groups.push_back(Json{{"id", g.group->id},
+                            {"type", g.group->type},
+                            {"iommu", g.iommu ? Json(g.iommu->name) : Json(nullptr)},
+                            {"msi", msi_json(g.msi)},
+                            {"devices", std::move(devices)}});
+    }
+    j["groups"] = std::move(groups);
+    j["interrupts"] = Json{{"msi", msi_json(s.msi)},
+                           {"allow_unsafe_interrupts",
+                            Json{{"vfio_iommu_type1", unsafe_json(h.type1_allow_unsafe_interrupts)},
+                                 {"iommufd", unsafe_json(h.iommufd_allow_unsafe_interrupts)}}}};
+    j["notes"] = s.notes;
+    return emit(std::move(j));
+  }
+
+  Status regions(const LoadedHost& loaded, const std::vector<GroupModel>& models,
+                 const std::vector<std::string>& notes) override {
+    Json j = header(loaded, "regions");
+    Json gs = Json::array();
+    for (const GroupModel& m : models) {
+      Json regions = Json::array();
+      for (const ReservedRegion& r : m.regions.regions()) {
+        Json rj = range_json(r.range());
+        rj["type"] = type_name(r.type);
+        rj["provenance"] = provenance_json(r.provenance);
+        regions.push_back(std::move(rj));
+      }
+      gs.push_back(Json{{"id", m.group_id},
+                        {"aperture", aperture_json(m.aperture)},
+                        {"page_sizes", m.page_sizes ? Json(hex(*m.page_sizes)) : Json(nullptr)},
+                        {"regions", std::move(regions)},
+                        {"warnings", m.warnings}});
+    }
+    j["groups"] = std::move(gs);
+    j["notes"] = notes;
+    return emit(std::move(j));
+  }
+
+  Status ranges(const LoadedHost& loaded, const ContainerReport& r,
+                const std::vector<std::string>& notes) override {
+    Json j = header(loaded, "ranges");
+    j["rules"] = rules_name(r.rules);
+    j["groups"] = ids_json(r.group_ids);
+    j["refused"] = optional_error_json(r.refusal);
+    Json ranges = Json::array();
+    for (const UsableRange& u : r.usable) {
+      Json rj = range_json(u.range);
+      rj["size"] = size_hex(u.range.size());
+      rj["below"] = stops_json(u.below);
+      rj["above"] = stops_json(u.above);
+      ranges.push_back(std::move(rj));
+    }
+    j["ranges"] = std::move(ranges);
+    j["alignment"] = hex(r.alignment);
+    j["warnings"] = r.warnings;
+    j["notes"] = notes;
+    return emit(std::move(j));
+  }
+
+  Status check_begin(const LoadedHost& loaded, const std::vector<uint32_t>& ids) override {
+    check_ = header(loaded, "check");
+    check_["groups"] = ids_json(ids);
+    check_["refused"] = nullptr;
+    check_["ok"] = true;
+    check_["mappings"] = Json::array();
+    return {};
+  }
+
+  Status check_verdict(const MappingVerdict& v, const std::string&) override {
+    check_["mappings"].push_back(
+        Json{{"line", v.mapping.line},
+             {"iova", hex(v.mapping.iova)},
+             {"size", size_hex(v.mapping.size)},
+             {"ok", v.ok()},
+             {"error", optional_error_json(v.refusal)},
+             {"nearest", v.nearest ? Json(hex(*v.nearest)) : Json(nullptr)}});
+    return {};
+  }
+
+  Status check_end(bool ok, const std::vector<std::string>& warnings,
+                   const std::vector<std::string>& notes) override {
+    check_["ok"] = ok;
+    check_["warnings"] = warnings;
+    check_["notes"] = notes;
+    return emit(std::move(check_));
+  }
+
+  Status refused(const LoadedHost& loaded, std::string_view command,
+                 const std::vector<uint32_t>& ids, const Error& refusal) override {
+    Json j = header(loaded, command);
+    j["groups"] = ids_json(ids);
+    j["refused"] = error_json(refusal);
+    j["ok"] = false;
+    return emit(std::move(j));
+  }
+
+  Status info_cap(const LoadedHost& loaded, const InfoCapReport& r) override {
+    Json j = header(loaded, "info-cap");
+    j["groups"] = ids_json(r.group_ids);
+    j["refused"] = nullptr;
+    j["layout"] = r.layout == CapLayout::kPacked ? "packed" : "aligned";
+    j["argsz"] = r.reply.argsz;
+    j["flags"] = hex(r.reply.flags);
+    j["cap_offset"] = r.reply.cap_offset;
+    std::string bytes;
+    for (uint8_t b : r.reply.bytes) {
+      char buf[4];
+      std::snprintf(buf, sizeof buf, "%02x", b);
+      bytes += buf;
+    }
+    j["bytes"] = bytes;
+    Json undefined = Json::array();
+    for (const Range& u : r.reply.undefined)
+      undefined.push_back(Json{{"first", u.first}, {"last", u.last}});
+    j["undefined"] = std::move(undefined);
+    return emit(std::move(j));
+  }
+
+  Status snapshot(const SnapshotReport& r) override {
+    Json j{{"iovamap", kJsonVersion}, {"command", "snapshot"}};
+    j["dir"] = r.dir;
+    j["files"] = r.files;
+    j["links"] = r.links;
+    j["dirs"] = r.dirs;
+    j["notes"] = r.warnings;
+    return emit(std::move(j));
+  }
+
+  Status verify(const LoadedHost& loaded, const VerifyReport& r) override {
+    Json j = header(loaded, "verify");
+    j["groups"] = ids_json(r.group_ids);
+    j["ok"] = r.ok();
+    Json sections = Json::array();
+    for (const VerifySection& s : r.sections) {
+      Json checks = Json::array();
+      for (const Check& c : s.checks)
+        checks.push_back(Json{{"what", c.what},
+                              {"kernel", c.kernel},
+                              {"model", c.model},
+                              {"ok", c.ok},
+                              {"skipped", c.skipped}});
+      sections.push_back(Json{{"title", s.title}, {"ok", s.ok()}, {"checks", std::move(checks)}});
+    }
+    j["sections"] = std::move(sections);
+    j["notes"] = r.notes;
+    return emit(std::move(j));
+  }
+
+ private:
+  Json header(const LoadedHost& loaded, std::string_view command) const {
+    return Json{{"iovamap", kJsonVersion},
+                {"command", command},
+                {"source", loaded.host.source},
+                {"kernel", loaded.host.kernel.to_string()},
+                {"policy", policy_name(loaded.policy)}};
+  }
+
+  Json device_json(const Device& d, const DmaLimit& lim) const {
+    Json j{{"name", d.name}, {"pci", d.is_pci}};
+    j["vendor"] = d.is_pci ? Json(hex_width(d.vendor, 4)) : Json(nullptr);
+    j["device"] = d.is_pci ? Json(hex_width(d.device_id, 4)) : Json(nullptr);
+    j["class"] = d.is_pci ? Json(hex_width(d.class_code, 6)) : Json(nullptr);
+    std::string name =
+        d.is_pci && options_.names ? options_.names->device_name(d.vendor, d.device_id) : "";
+    j["device_name"] = name.empty() ? Json(nullptr) : Json(name);
+    j["driver"] = d.driver;
+    j["iommu"] = d.iommu;
+    j["dma_mask_bits"] = d.dma_mask_bits ? Json(*d.dma_mask_bits) : Json(nullptr);
+    j["dma_limit"] =
+        Json{{"bits", lim.bits ? Json(*lim.bits) : Json(nullptr)},
+             {"source", source_name(lim.source)},
+             {"applies_to_vfio", lim.applies_to_vfio},
+             {"detail", lim.detail},
+             {"stale_hint_bits", lim.stale_hint_bits ? Json(*lim.stale_hint_bits) : Json(nullptr)}};
+    return j;
+  }
+
+  // Writes `j` on one line (or indented), with strings that are not UTF-8 repaired: each bad
+  // byte becomes U+FFFD and a note says so, rather than failing.
+  Status emit(Json j) {
+    const int indent = options_.pretty ? 2 : -1;
+    std::string text;
+    try {
+      text = j.dump(indent);
+    } catch (const nlohmann::json::type_error&) {
+      j["notes"].push_back(
+          "some strings from the host were not UTF-8; each bad byte is shown as U+FFFD");
+      text = j.dump(indent, ' ', false, nlohmann::json::error_handler_t::replace);
+    }
+    out_ << text << '\n';
+    return {};
+  }
+
+  std::ostream& out_;
+  OutputOptions options_;
+  Json check_;
+};
+
+}  // namespace
+
+std::unique_ptr<Output> make_json_output(std::ostream& out, const OutputOptions& options) {
+  return std::make_unique<JsonOutput>(out, options);
+}
+
+}  // namespace iovamap::tool

@@ -1,0 +1,273 @@
+// The text back-end: what a person reads first (output.h). The layouts are those of the
+// golden tests (tool/tool_test.cc); host strings go through visible().
+#include <cstdio>
+
+#include "iovamap/dma_limit.h"
+#include "iovamap/quantity.h"
+#include "output.h"
+#include "text_table.h"
+
+namespace iovamap::tool {
+namespace {
+
+std::string hex4(unsigned v) {
+  char buf[8];
+  std::snprintf(buf, sizeof buf, "%04x", v);
+  return buf;
+}
+
+std::string hex6(unsigned v) {
+  char buf[12];
+  std::snprintf(buf, sizeof buf, "0x%06x", v);
+  return buf;
+}
+
+void print_notes(const std::vector<std::string>& notes, std::ostream& out) {
+  for (const std::string& n : notes) out << "note: " << visible(n) << '\n';
+}
+
+std::string limit_text(const DmaLimit& l) {
+  std::string out = l.bits
+                        ? std::to_string(*l.bits) + "-bit (" + std::string(source_name(l.source)) +
+                              (l.applies_to_vfio ? "" : ", kernel DMA only") + ")"
+                        : "unknown";
+  if (l.stale_hint_bits)
+    out += "; dma_mask_bits " + std::to_string(*l.stale_hint_bits) + " is a stale hint";
+  return out;
+}
+
+std::string msi_text(const MsiVerdict& v) {
+  if (!v.known) return "unknown: " + v.why;
+  return std::string(v.isolated ? "isolated" : "NOT isolated") + " (from " + v.why + ")";
+}
+
+std::string unsafe_text(const std::optional<bool>& v) {
+  return v ? (*v ? "Y" : "N") : "N (default)";
+}
+
+// What stops a usable range at its top, in a few words: "msi region of group 7 (driver:
+// intel-iommu MSI window)", "the aperture of group 7 (aperture: dmar0: ...)".
+std::string stop_text(const std::vector<RangeStop>& stops) {
+  std::string out;
+  for (const RangeStop& s : stops) {
+    if (!out.empty()) out += ", ";
+    switch (s.kind) {
+      case RangeStop::Kind::kAperture:
+        out += "the aperture end of group " + std::to_string(s.group_id);
+        if (!s.provenance.empty() && !s.provenance[0].detail.empty())
+          out += " (" + s.provenance[0].detail + ")";
+        break;
+      case RangeStop::Kind::kRegion:
+        out += std::string(type_name(*s.type)) + " region of " +
+               (s.device.empty() ? "group " + std::to_string(s.group_id) : s.device);
+        if (!s.provenance.empty()) out += " (" + provenance_text(s.provenance) + ")";
+        break;
+      case RangeStop::Kind::kListQuirk:
+        out += "type1's list (a node the aperture touches is dropped)";
+        break;
+    }
+  }
+  return out;
+}
+
+class TextOutput : public Output {
+ public:
+  TextOutput(std::ostream& out, const OutputOptions& options) : out_(out), options_(options) {}
+
+  Status list(const LoadedHost& loaded, const HostSummary& s) override {
+    const Host& h = loaded.host;
+    out_ << visible(h.source) << ", kernel " << h.kernel.to_string() << ": " << h.iommus.size()
+         << " IOMMU unit(s), " << h.groups.size() << " group(s)\n";
+    if (!s.units.empty()) {
+      out_ << "\nIOMMU units\n";
+      Table t;
+      t.row({"NAME", "DRIVER", "APERTURE", "SIZE", "PAGE SIZES"});
+      for (const UnitSummary& u : s.units)
+        t.row({visible(u.unit->name), std::string(driver_name(u.unit->driver)),
+               u.aperture ? to_string(u.aperture->range) : "unknown",
+               u.aperture ? human_size(u.aperture->range.size()) : "",
+               u.page_sizes ? hex(*u.page_sizes) : "unknown"});
+      t.print(out_);
+    }
+    out_ << "\nGroups\n";
+    Table t;
+    std::vector<std::string> head = {"GROUP", "TYPE",   "DEVICE",   "ID",
+                                     "CLASS", "DRIVER", "DMA LIMIT"};
+    if (names()) head.push_back("NAME");
+    t.row(head);
+    for (const GroupSummary& g : s.groups) {
+      bool first = true;
+      for (const DeviceSummary& ds : g.devices) {
+        const Device& d = *ds.device;
+        std::vector<std::string> row = {first ? std::to_string(g.group->id) : "",
+                                        first ? visible(g.group->type) : "",
+                                        visible(d.name),
+                                        d.is_pci ? hex4(d.vendor) + ":" + hex4(d.device_id) : "-",
+                                        d.is_pci ? hex6(d.class_code) : "-",
+                                        d.driver.empty() ? "(none)" : visible(d.driver),
+                                        limit_text(ds.limit)};
+        if (names())
+          row.push_back(d.is_pci ? visible(names()->device_name(d.vendor, d.device_id)) : "");
+        t.row(std::move(row));
+        first = false;
+      }
+      if (g.devices.empty())
+        t.row({std::to_string(g.group->id), visible(g.group->type), "(no devices)"});
+    }
+    t.print(out_);
+    // MSI isolation decides whether VFIO and iommufd take a group at all (msi.h).
+    out_ << "\nInterrupts\n  MSIs: " << visible(msi_text(s.msi)) << '\n';
+    for (const GroupSummary& g : s.groups)
+      if (g.msi.known && g.msi.why != s.msi.why)
+        out_ << "  group " << g.group->id << ": MSIs " << visible(msi_text(g.msi)) << '\n';
+    out_ << "  allow_unsafe_interrupts: vfio_iommu_type1 "
+         << unsafe_text(h.type1_allow_unsafe_interrupts) << ", iommufd "
+         << unsafe_text(h.iommufd_allow_unsafe_interrupts) << '\n';
+    if (!s.notes.empty()) out_ << '\n';
+    print_notes(s.notes, out_);
+    return {};
+  }
+
+  Status regions(const LoadedHost& loaded, const std::vector<GroupModel>& models,
+                 const std::vector<std::string>& notes) override {
+    out_ << visible(loaded.host.source) << ", kernel " << loaded.host.kernel.to_string()
+         << ", policy " << policy_name(loaded.policy) << '\n';
+    for (const GroupModel& m : models) {
+      out_ << "\ngroup " << m.group_id;
+      if (m.aperture) out_ << ", aperture " << to_string(m.aperture->range);
+      out_ << '\n';
+      Table t;
+      t.row({"FIRST", "LAST", "SIZE", "TYPE", "WHY"});
+      for (const ReservedRegion& r : m.regions.regions())
+        t.row({hex(r.start), hex(r.last()), human_size(r.length == 0 ? u128{1} << 64 : r.length),
+               std::string(type_name(r.type)), visible(provenance_text(r.provenance))});
+      if (m.regions.empty()) {
+        out_ << "  (no reserved regions)\n";
+      } else {
+        t.print(out_);
+      }
+      for (const std::string& w : m.warnings) out_ << "  warning: " << visible(w) << '\n';
+    }
+    if (!notes.empty()) out_ << '\n';
+    print_notes(notes, out_);
+    return {};
+  }
+
+  Status ranges(const LoadedHost& loaded, const ContainerReport& r,
+                const std::vector<std::string>& notes) override {
+    bool fd = r.rules == ContainerRules::kIommufd;
+    if (r.refusal) {
+      out_ << (fd ? "iommufd IOAS" : "VFIO type1 container") << " refused ("
+           << errno_name(r.refusal->code) << "): " << visible(r.refusal->message) << '\n';
+      print_notes(notes, out_);
+      return {};
+    }
+    out_ << "usable IOVA ranges (" << (fd ? "iommufd IOAS" : "VFIO type1") << " rules, policy "
+         << policy_name(loaded.policy) << "):\n";
+    Table t;
+    u128 total = 0;
+    for (const UsableRange& u : r.usable) {
+      std::vector<std::string> row = {hex(u.range.first), hex(u.range.last),
+                                      human_size(u.range.size())};
+      if (!u.above.empty()) row.push_back("until " + visible(stop_text(u.above)));
+      t.row(std::move(row));
+      total += u.range.size();
+    }
+    t.print(out_);
+    out_ << "total " << human_size(total) << ", alignment " << human_size(r.alignment) << '\n';
+    for (const std::string& w : r.warnings) out_ << "warning: " << visible(w) << '\n';
+    print_notes(notes, out_);
+    return {};
+  }
+
+  Status check_begin(const LoadedHost&, const std::vector<uint32_t>&) override { return {}; }
+
+  Status check_verdict(const MappingVerdict& v, const std::string& where) override {
+    std::string line = v.ok() ? "ok" : "FAIL: " + visible(v.refusal->message);
+    if (v.budget_spent)
+      line += "; no placement works while the earlier mappings stay";
+    else if (!v.ok())
+      line += v.nearest ? "; nearest placement that works: " + hex(*v.nearest)
+                        : "; no usable range holds this size";
+    checks_.row({visible(where), hex(v.mapping.iova), human_size(v.mapping.size), line});
+    return {};
+  }
+
+  Status check_end(bool, const std::vector<std::string>& warnings,
+                   const std::vector<std::string>& notes) override {
+    checks_.print(out_, "");
+    for (const std::string& w : warnings) out_ << "warning: " << visible(w) << '\n';
+    print_notes(notes, out_);
+    return {};
+  }
+
+  Status refused(const LoadedHost&, std::string_view, const std::vector<uint32_t>&,
+                 const Error& refusal) override {
+    out_ << "VFIO type1 container refused (" << errno_name(refusal.code)
+         << "): " << visible(refusal.message) << '\n';
+    return {};
+  }
+
+  Status info_cap(const LoadedHost&, const InfoCapReport& r) override {
+    const GetInfoReply& reply = r.reply;
+    out_ << "VFIO_IOMMU_GET_INFO: argsz " << reply.argsz << ", flags " << hex(reply.flags)
+         << ", cap_offset " << reply.cap_offset << " ("
+         << (r.layout == CapLayout::kPacked ? "packed" : "aligned") << " capabilities)\n";
+    for (size_t i = 0; i < reply.bytes.size(); i += 16) {
+      char buf[32];
+      std::snprintf(buf, sizeof buf, "%04zx:", i);
+      out_ << buf;
+      for (size_t k = i; k < std::min(i + 16, reply.bytes.size()); ++k) {
+        bool undefined = false;
+        for (const Range& u : reply.undefined) undefined = undefined || u.contains(k);
+        std::snprintf(buf, sizeof buf, undefined ? " ??" : " %02x", reply.bytes[k]);
+        out_ << buf;
+      }
+      out_ << '\n';
+    }
+    return {};
+  }
+
+  Status snapshot(const SnapshotReport& r) override {
+    out_ << "captured " << r.files << " files, " << r.links << " links, " << r.dirs
+         << " directories into " << visible(r.dir) << '\n';
+    print_notes(r.warnings, out_);
+    return {};
+  }
+
+  Status verify(const LoadedHost&, const VerifyReport& r) override {
+    print_notes(r.notes, out_);
+    for (const VerifySection& s : r.sections) {
+      out_ << visible(s.title) << ":\n";
+      for (const Check& c : s.checks) {
+        if (c.skipped) {
+          out_ << "skipped   " << visible(c.what) << ": kernel " << visible(c.kernel) << ", model "
+               << visible(c.model) << "\n";
+        } else if (c.ok) {
+          out_ << "ok        " << visible(c.what) << ": " << visible(c.kernel) << "\n";
+        } else {
+          out_ << "MISMATCH  " << visible(c.what) << "\n    kernel: " << visible(c.kernel)
+               << "\n    model:  " << visible(c.model) << "\n";
+        }
+      }
+    }
+    out_ << (r.ok() ? "verify: the kernel agrees with the model\n"
+                    : "verify: the kernel DISAGREES with the model (see MISMATCH above)\n");
+    return {};
+  }
+
+ private:
+  const PciNames* names() const { return options_.numeric ? nullptr : options_.names; }
+
+  std::ostream& out_;
+  OutputOptions options_;
+  Table checks_;
+};
+
+}  // namespace
+
+std::unique_ptr<Output> make_text_output(std::ostream& out, const OutputOptions& options) {
+  return std::make_unique<TextOutput>(out, options);
+}
+
+}  // namespace iovamap::tool
