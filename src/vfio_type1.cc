@@ -97,31 +97,41 @@ void Type1Container::reset() {
   external_.clear();
   attach_order_.clear();
   iova_list_.clear();
-  mappings_.clear();
+  clear_mappings();
   pgsize_bitmap_ = 0;
   dma_avail_ = dma_entry_limit_;
 }
 
-const Type1Mapping* Type1Container::find_dma_mapping(const Range& range) const {
+std::optional<Type1Mapping> Type1Container::find_dma_mapping(const Range& range) const {
   // vfio_find_dma(start, size) with size = range size (the callers never pass 0 here except
-  // for a region of all 2^64 addresses, whose length wrapped to 0).
-  uint64_t start = range.first;
-  uint64_t size = range.last - range.first + 1;
-  bool fixed = has_end_of_space_fixes(kernel_);
-  for (const Type1Mapping& d : mappings_) {
-    bool left, right;
-    if (fixed) {
-      left = start + size - 1 < d.iova;
-      right = start > d.iova + d.size - 1;
-    } else {
-      // Before v6.18 the exclusive ends wrap to 0 at 2^64-1: a request ending there compares
-      // "left of" every mapping, a mapping ending there is "left of" every later request.
-      left = start + size <= d.iova;
-      right = start >= d.iova + d.size;
-    }
-    if (!left && !right) return &d;
+  // for a region of all 2^64 addresses, whose length wrapped to 0). The lowest mapping that
+  // overlaps, as a walk in address order finds it.
+  const bool fixed = has_end_of_space_fixes(kernel_);
+  // Before v6.18 the exclusive ends wrap to 0 at 2^64-1: a request ending there compares "left
+  // of" every mapping (none is found), and a mapping ending there is "left of" every later
+  // request (it is never found; those live in `top_mappings_`).
+  if (!fixed && range.last == kMaxAddress) return std::nullopt;
+  auto it = mappings_.upper_bound(range.first);
+  if (it != mappings_.begin()) {
+    auto prev = std::prev(it);
+    if (prev->first + (prev->second - 1) >= range.first)
+      return Type1Mapping{prev->first, prev->second};
   }
-  return nullptr;
+  if (it != mappings_.end() && it->first <= range.last) return Type1Mapping{it->first, it->second};
+  if (fixed) {
+    for (const Type1Mapping& m : top_mappings_)
+      if (m.range().overlaps(range)) return m;
+  }
+  return std::nullopt;
+}
+
+std::vector<Type1Mapping> Type1Container::mappings() const {
+  std::vector<Type1Mapping> out;
+  for (const auto& [iova, size] : mappings_) out.push_back(Type1Mapping{iova, size});
+  out.insert(out.end(), top_mappings_.begin(), top_mappings_.end());
+  std::stable_sort(out.begin(), out.end(),
+                   [](const Type1Mapping& a, const Type1Mapping& b) { return a.iova < b.iova; });
+  return out;
 }
 
 void Type1Container::update_pgsize_bitmap() {
@@ -193,12 +203,12 @@ Status Type1Container::check_and_narrow(const Type1Group& group, std::vector<Ran
                                       " does not meet the container's usable range " +
                                       to_string(Range{first.first, last.last}));
     if (aper.first > first.first) {
-      if (const Type1Mapping* m = find_dma_mapping(Range{first.first, aper.first - 1}))
+      if (std::optional<Type1Mapping> m = find_dma_mapping(Range{first.first, aper.first - 1}))
         return make_refusal(EINVAL, who + ": mapping " + to_string(m->range()) +
                                         " lies below its aperture " + to_string(aper));
     }
     if (aper.last < last.last) {
-      if (const Type1Mapping* m = find_dma_mapping(Range{aper.last + 1, last.last}))
+      if (std::optional<Type1Mapping> m = find_dma_mapping(Range{aper.last + 1, last.last}))
         return make_refusal(EINVAL, who + ": mapping " + to_string(m->range()) +
                                         " lies above its aperture " + to_string(aper));
     }
@@ -206,7 +216,7 @@ Status Type1Container::check_and_narrow(const Type1Group& group, std::vector<Ran
   // vfio_iommu_resv_conflict: no mapping may overlap a region that is not direct-relaxable.
   for (const ReservedRegion& r : group.regions) {
     if (r.type == RegionType::kDirectRelaxable) continue;
-    if (const Type1Mapping* m = find_dma_mapping(r.range()))
+    if (std::optional<Type1Mapping> m = find_dma_mapping(r.range()))
       return make_refusal(
           EINVAL, who + ": mapping " + to_string(m->range()) + " overlaps its " + region_text(r));
   }
@@ -226,7 +236,7 @@ Status Type1Container::detach(uint32_t group_id) {
   if (ext != external_.end()) {
     external_.erase(ext);
     if (external_.empty() && domains_.empty()) {
-      mappings_.clear();
+      clear_mappings();
       dma_avail_ = dma_entry_limit_;
     }
   } else {
@@ -240,7 +250,7 @@ Status Type1Container::detach(uint32_t group_id) {
         // The last IOMMU domain going away takes every mapping with it (unless an external
         // domain still holds them).
         if (domains_.size() == 1 && external_.empty()) {
-          mappings_.clear();
+          clear_mappings();
           dma_avail_ = dma_entry_limit_;
         }
         domains_.erase(d);
@@ -276,6 +286,18 @@ Status Type1Container::detach(uint32_t group_id) {
   return {};
 }
 
+bool Type1Container::list_holds(const Range& range) const {
+  // The nodes are sorted and disjoint: the one that could hold `range` starts at or below it.
+  auto it = std::upper_bound(iova_list_.begin(), iova_list_.end(), range.first,
+                             [](uint64_t v, const Range& n) { return v < n.first; });
+  return it != iova_list_.begin() && std::prev(it)->contains(range);
+}
+
+void Type1Container::clear_mappings() {
+  mappings_.clear();
+  top_mappings_.clear();
+}
+
 Status Type1Container::map_dma(uint64_t iova, uint64_t size) {
   return map_dma(iova, size, iova);
 }
@@ -299,20 +321,22 @@ Status Type1Container::map_dma(uint64_t iova, uint64_t size, uint64_t vaddr) {
   if (!fixed && (iova_wraps || vaddr_wraps))
     return make_refusal(EINVAL, what() + ": the range wraps past 2^64-1");
   Range range{iova, iova + size - 1};
-  if (const Type1Mapping* m = find_dma_mapping(range))
+  if (std::optional<Type1Mapping> m = find_dma_mapping(range))
     return make_refusal(EEXIST, what() + ": overlaps mapping " + to_string(m->range()));
   if (dma_avail_ == 0)
     return make_refusal(ENOSPC, what() + ": all " + std::to_string(dma_entry_limit_) +
                                     " mappings of the container are used (dma_entry_limit)");
   // vfio_iommu_iova_dma_valid: one node must hold all of it; an empty list holds anything.
-  if (!iova_list_.empty() && std::none_of(iova_list_.begin(), iova_list_.end(),
-                                          [&](const Range& n) { return n.contains(range); })) {
+  if (!iova_list_.empty() && !list_holds(range)) {
     return make_refusal(EINVAL, what() + ": " + to_string(range) +
                                     " is not inside one usable range of the container");
   }
-  auto at = std::lower_bound(mappings_.begin(), mappings_.end(), iova,
-                             [](const Type1Mapping& m, uint64_t v) { return m.iova < v; });
-  mappings_.insert(at, Type1Mapping{iova, size});
+  // A mapping that ends at 2^64-1 overlaps nothing the search can see (see find_dma_mapping);
+  // every other one is disjoint from the rest.
+  if (range.last == kMaxAddress)
+    top_mappings_.push_back(Type1Mapping{iova, size});
+  else
+    mappings_.emplace(iova, size);
   --dma_avail_;
   return {};
 }

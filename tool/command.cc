@@ -212,22 +212,35 @@ Result<bool> run_verify(Context& c) {
 
 const std::vector<CommandRow>& commands() {
   static const std::vector<CommandRow> rows = {
-      {"list", "groups, devices, drivers, IOMMUs, DMA limits and their sources", kNeedsHost,
-       add_list_options, run_list},
-      {"regions", "reserved regions per group; --format sysfs prints the kernel's file", kNeedsHost,
-       add_regions_options, run_regions},
-      {"ranges", "usable IOVA ranges of one container holding these groups or devices", kNeedsHost,
-       add_ranges_options, run_ranges},
+      {"list", "groups, devices, drivers, IOMMUs, DMA limits and their sources",
+       "Examples:\n  iovamap list\n  iovamap -d 8086:10d3 list\n  iovamap --format json list",
+       kNeedsHost, add_list_options, run_list},
+      {"regions", "reserved regions per group; --format sysfs prints the kernel's file",
+       "Examples:\n  iovamap regions 01:00.0\n"
+       "  iovamap --policy kernel --format sysfs regions 7   # = the kernel's reserved_regions",
+       kNeedsHost, add_regions_options, run_regions},
+      {"ranges", "usable IOVA ranges of one container holding these groups or devices",
+       "Examples:\n  iovamap ranges 01:00.0 02:00.0\n  iovamap --dma-limit 01:00.0=40 ranges "
+       "01:00.0\n"
+       "  iovamap --policy kernel --format sysfs ranges --iommufd 7",
+       kNeedsHost, add_ranges_options, run_ranges},
       {"check", "check planned DMA mappings ('IOVA SIZE' per line); exit 1 if any fails",
+       "A map file holds one mapping per line, 'IOVA SIZE' (hex with 0x or decimal, sizes with\n"
+       "an optional K/M/G/T/P/E or KiB... unit); # starts a comment.\n"
+       "Examples:\n  printf '0x0 3G\\n0x100000000 61G\\n' | iovamap check 01:00.0 --map -",
        kNeedsHost, add_check_options, run_check},
-      {"info-cap", "the VFIO_IOMMU_GET_INFO reply bytes", kNeedsHost, add_info_cap_options,
-       run_info_cap},
-      {"snapshot", "capture this host (or --root) into DIR", !kNeedsHost, add_snapshot_options,
-       run_snapshot},
+      {"info-cap", "the VFIO_IOMMU_GET_INFO reply bytes",
+       "Examples:\n  iovamap info-cap 7\n  iovamap info-cap --layout packed 7", kNeedsHost,
+       add_info_cap_options, run_info_cap},
+      {"snapshot", "capture this host (or --root) into DIR",
+       "Examples:\n  sudo iovamap snapshot /tmp/host-snap   # then: iovamap --root /tmp/host-snap "
+       "list",
+       !kNeedsHost, add_snapshot_options, run_snapshot},
       {"verify",
        "ask the running kernel (VFIO, iommufd) and compare with the model; exit 1 on a "
        "mismatch, 2 when it cannot ask",
-       kNeedsHost, add_verify_options, run_verify},
+       "Examples:\n  sudo iovamap verify --probe 01:00.0", kNeedsHost, add_verify_options,
+       run_verify},
   };
   return rows;
 }

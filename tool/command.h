@@ -4,7 +4,7 @@
 //
 // Example (a row):
 //   {"ranges", "usable IOVA ranges of one container holding these groups or devices",
-//    kNeedsHost, add_ranges_options, run_ranges}
+//    "iovamap ranges 01:00.0", kNeedsHost, add_ranges_options, run_ranges}
 //
 // A command function gets the parsed options, the loaded host (when the row asks for one) and
 // the Output, and answers yes (true: exit 0) or no (false: exit 1: a check failed, the kernel
@@ -55,6 +55,7 @@ struct Context {
 struct CommandRow {
   std::string_view name;
   std::string_view help;
+  std::string_view example;  // shown under the command's --help
   bool needs_host;
   // Adds the command's own options and positionals to its CLI11 subcommand.
   void (*add_options)(CLI::App& command, Options& options);

@@ -74,6 +74,12 @@ int run_tool(const std::vector<std::string>& args, int in_fd, std::ostream& out,
   Options o;
   CLI::App app{"iovamap: which I/O virtual addresses a Linux device can really use"};
   app.name("iovamap");
+  app.footer(
+      "Groups and devices: an IOMMU group number (7), or a device as lspci -s writes it\n"
+      "(01:00.0, 0000:01:00.0); -d VENDOR:DEVICE selects as lspci -d does.\n"
+      "Exit status: 0 yes; 1 no (a check failed, the kernel would refuse, verify disagrees);\n"
+      "2 bad usage, bad input (the message names the file and line) or a system error.\n"
+      "iovamap COMMAND --help explains a command.");
   app.set_version_flag("--version", "iovamap " + std::string(version()));
   auto* root = app.add_option("--root", o.root, "read a snapshot directory instead of /");
   auto* topo = app.add_option("--topology", o.topology, "read a what-if host (TOML)");
@@ -95,6 +101,7 @@ int run_tool(const std::vector<std::string>& args, int in_fd, std::ostream& out,
   std::vector<std::string> command_names;
   for (const CommandRow& row : commands()) {
     CLI::App* sub = app.add_subcommand(std::string(row.name), std::string(row.help));
+    sub->footer(std::string(row.example));
     row.add_options(*sub, o);
     sub->fallthrough();  // global options may follow the command
     subcommands.push_back(sub);

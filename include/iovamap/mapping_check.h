@@ -65,7 +65,7 @@ class MappingChecker {
   const std::vector<std::string>& warnings() const { return model_.warnings; }
   const std::vector<uint32_t>& group_ids() const { return group_ids_; }
   // How many mappings were accepted so far.
-  size_t accepted() const { return model_.container.mappings().size(); }
+  size_t accepted() const { return model_.container.mapping_count(); }
 
  private:
   MappingChecker(Type1Model model, std::vector<uint32_t> group_ids);

@@ -30,6 +30,10 @@
 //   - MAP_DMA here is vfio_dma_do_map's checks only; pinning and the IOMMU driver's own
 //     iommu_map can still fail on a real kernel.
 //
+// Complexity: MAP_DMA is O(log n + log m) for n mappings and m list nodes (the mappings are
+// indexed by address, the list is searched by bisection); attach is O(r log n + m) for r
+// regions.
+//
 // Sharp edges:
 //   - `vaddr` alignment matters to MAP_DMA; pass it (the default is the iova itself).
 //   - Group membership in a domain is decided by `domain_key`: groups with equal non-empty keys
@@ -39,6 +43,8 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -111,7 +117,9 @@ class Type1Container {
   // 4 KiB; 0 before any IOMMU-backed group attached.
   uint64_t pgsize_bitmap() const { return pgsize_bitmap_; }
   uint32_t dma_avail() const { return dma_avail_; }
-  const std::vector<Type1Mapping>& mappings() const { return mappings_; }
+  // The mappings made, in address order: O(n), for tests and reports.
+  std::vector<Type1Mapping> mappings() const;
+  size_t mapping_count() const { return mappings_.size() + top_mappings_.size(); }
   // Ids of attached groups, in attach order.
   std::vector<uint32_t> group_ids() const;
   // The state VFIO_IOMMU_GET_INFO reports (see vfio_info.h).
@@ -127,7 +135,9 @@ class Type1Container {
 
   // The list checks of attach (aperture, regions against mappings) and the narrowed list.
   Status check_and_narrow(const Type1Group& group, std::vector<Range>& copy) const;
-  const Type1Mapping* find_dma_mapping(const Range& range) const;
+  std::optional<Type1Mapping> find_dma_mapping(const Range& range) const;
+  bool list_holds(const Range& range) const;
+  void clear_mappings();
   void update_pgsize_bitmap();
   void reset();
 
@@ -138,7 +148,10 @@ class Type1Container {
   std::vector<Type1Group> external_;  // mdev groups without an IOMMU
   std::vector<uint32_t> attach_order_;
   std::vector<Range> iova_list_;
-  std::vector<Type1Mapping> mappings_;  // sorted by iova
+  // iova -> size of every mapping but those ending at 2^64-1, which are pairwise disjoint;
+  // those (which kernels before 6.18 never find again, so they may overlap) on their own.
+  std::map<uint64_t, uint64_t> mappings_;
+  std::vector<Type1Mapping> top_mappings_;
   uint64_t pgsize_bitmap_ = 0;
   uint32_t dma_avail_;
 };
