@@ -156,6 +156,7 @@ Result<GroupModel> model_group(const Host& host, const Group& group, Policy poli
     if (!regions) return regions.error();
     model.regions.insert_all(*regions);
   }
+  model.regions.regions();  // built now, so that readers on other threads only read
   return model;
 }
 

@@ -73,44 +73,82 @@ ReservedRegion ReservedRegion::make(const Range& range, RegionType type, Provena
   return region;
 }
 
-void RegionList::insert(const ReservedRegion& region) {
-  // 1. Place a copy before the first entry that starts later, or starts at the same address
-  //    with a type value at least as large.
-  auto at = std::find_if(regions_.begin(), regions_.end(), [&](const ReservedRegion& r) {
-    return region.start < r.start || (region.start == r.start && region.type <= r.type);
-  });
-  regions_.insert(at, region);
+namespace {
 
-  // 2. One pass that merges entries of the inserted type only, each into the last kept entry
-  //    of that type. `kept` plays the role of the kernel's stack.
-  std::vector<ReservedRegion> kept;
-  kept.reserve(regions_.size());
-  for (ReservedRegion& r : regions_) {
-    if (r.type != region.type) {
-      kept.push_back(std::move(r));
-      continue;
-    }
-    auto top = std::find_if(kept.rbegin(), kept.rend(),
-                            [&](const ReservedRegion& k) { return k.type == r.type; });
-    if (top == kept.rend()) {
-      kept.push_back(std::move(r));
-      continue;
-    }
-    uint64_t top_end = top->last();
-    uint64_t r_end = r.last();
-    bool separate = r.start > top_end + 1;  // wraps when top_end is 2^64-1: the quirk
-    if (rule_ == MergeRule::kNoOverflowQuirk && top_end == kMaxAddress) separate = false;
-    if (separate) {
-      kept.push_back(std::move(r));
-    } else {
-      top->length = std::max(top_end, r_end) - top->start + 1;  // wraps to 0 over all 2^64
-      for (Provenance& p : r.provenance) {
-        if (std::find(top->provenance.begin(), top->provenance.end(), p) == top->provenance.end())
-          top->provenance.push_back(std::move(p));
-      }
+// The most distinct sources one region lists; a region merged from more says so once.
+constexpr size_t kMaxProvenance = 64;
+
+void add_provenance(std::vector<Provenance>& into, Provenance p) {
+  if (std::find(into.begin(), into.end(), p) != into.end()) return;
+  if (into.size() < kMaxProvenance) {
+    into.push_back(std::move(p));
+  } else if (into.size() == kMaxProvenance) {
+    into.push_back(Provenance{p.origin, "and more sources, not listed"});
+  }
+}
+
+}  // namespace
+
+void RegionList::insert(const ReservedRegion& region) {
+  // The kernel places the new entry before the first that starts later, or at the same address
+  // with a type value at least as large, then makes one pass over the whole list that merges
+  // entries of the inserted type only, each into the last kept entry of that type. Entries of
+  // one type therefore stay sorted and each is separate from the one before it (a gap, or the
+  // overflow quirk), so that pass can only merge the new entry with its neighbours of its type:
+  // into the one before it, then the ones after it while they reach. Kept per type, sorted by
+  // start (a new entry before equal starts), that is O(log n) plus the entries merged.
+  auto& of_type = by_type_[static_cast<size_t>(region.type)];
+  auto it = of_type.emplace_hint(of_type.lower_bound(region.start), region.start, region);
+  // Whether `r` stays apart from `top`, the last kept entry of its type. The end + 1 wraps
+  // when top ends at 2^64-1: the overflow quirk.
+  auto separate = [&](const ReservedRegion& top, const ReservedRegion& r) {
+    uint64_t top_end = top.last();
+    if (rule_ == MergeRule::kNoOverflowQuirk && top_end == kMaxAddress) return false;
+    return r.start > top_end + 1;
+  };
+  auto absorb = [](ReservedRegion& top, ReservedRegion& r) {
+    top.length = std::max(top.last(), r.last()) - top.start + 1;  // wraps to 0 over all 2^64
+    for (Provenance& p : r.provenance) add_provenance(top.provenance, std::move(p));
+  };
+  auto kept = it;
+  if (it != of_type.begin()) {
+    auto before = std::prev(it);
+    if (!separate(before->second, it->second)) {
+      absorb(before->second, it->second);
+      of_type.erase(it);
+      kept = before;
     }
   }
-  regions_ = std::move(kept);
+  for (auto next = std::next(kept);
+       next != of_type.end() && !separate(kept->second, next->second);) {
+    absorb(kept->second, next->second);
+    next = of_type.erase(next);
+  }
+  flat_.reset();
+}
+
+const std::vector<ReservedRegion>& RegionList::regions() const {
+  if (flat_) return *flat_;
+  // All types together, sorted by (start, type); within a type, in its own order.
+  std::vector<ReservedRegion> out;
+  std::array<std::multimap<uint64_t, ReservedRegion>::const_iterator, kRegionTypes> at;
+  for (size_t t = 0; t < kRegionTypes; ++t) at[t] = by_type_[t].begin();
+  for (;;) {
+    size_t best = kRegionTypes;
+    for (size_t t = 0; t < kRegionTypes; ++t)
+      if (at[t] != by_type_[t].end() && (best == kRegionTypes || at[t]->first < at[best]->first))
+        best = t;  // ties go to the lower type value, found first
+    if (best == kRegionTypes) break;
+    out.push_back((at[best]++)->second);
+  }
+  flat_ = std::make_shared<const std::vector<ReservedRegion>>(std::move(out));
+  return *flat_;
+}
+
+bool RegionList::empty() const {
+  for (const auto& of_type : by_type_)
+    if (!of_type.empty()) return false;
+  return true;
 }
 
 void RegionList::insert_all(const std::vector<ReservedRegion>& regions) {
@@ -118,7 +156,7 @@ void RegionList::insert_all(const std::vector<ReservedRegion>& regions) {
 }
 
 std::string RegionList::to_sysfs() const {
-  return iovamap::to_sysfs(regions_);
+  return iovamap::to_sysfs(regions());
 }
 
 std::string to_sysfs(const std::vector<ReservedRegion>& regions) {

@@ -1,5 +1,7 @@
 #include "iovamap/vfio_type1.h"
 
+#include "iovamap/range_set.h"
+
 #include <algorithm>
 #include <bit>
 
@@ -23,62 +25,73 @@ bool has_end_of_space_fixes(KernelVersion k) {
 }  // namespace
 
 void type1_aperture_resize(std::vector<Range>& list, uint64_t start, uint64_t end) {
-  // vfio_iommu_aper_resize.
+  // vfio_iommu_aper_resize, in one pass over the sorted nodes.
   if (list.empty()) {
     list.push_back(Range{start, end});
     return;
   }
-  // Front: walk from the first node; stop at the first node that starts after `start`; a node
-  // that holds `start` strictly before its last address is shrunk; every other node visited
-  // (wholly below `start`, or ending exactly at `start`: the trim quirk) is deleted.
+  std::vector<Range> out;
+  out.reserve(list.size());
+  // Front: from the first node, stop at the first node that starts after `start`; a node that
+  // holds `start` strictly before its last address is shrunk; every other node visited (wholly
+  // below `start`, or ending exactly at `start`: the trim quirk) is deleted.
   size_t i = 0;
-  while (i < list.size()) {
-    Range& n = list[i];
+  for (; i < list.size(); ++i) {
+    Range n = list[i];
     if (start < n.first) break;
-    if (start >= n.first && start < n.last) {
+    if (start < n.last) {
       n.first = start;
+      out.push_back(n);
+      ++i;
       break;
     }
-    list.erase(list.begin() + static_cast<ptrdiff_t>(i));
   }
+  out.insert(out.end(), list.begin() + static_cast<ptrdiff_t>(i), list.end());
   // Back: every node is visited; nodes wholly below `end` stay; a node that holds `end`
   // strictly after its first address is shrunk; every other node (wholly above `end`, or
   // starting exactly at `end`: the trim quirk) is deleted.
-  for (size_t j = 0; j < list.size();) {
-    Range& n = list[j];
+  list.clear();
+  for (Range n : out) {
     if (end > n.last) {
-      ++j;
-      continue;
-    }
-    if (end > n.first && end <= n.last) {
+      list.push_back(n);
+    } else if (end > n.first) {
       n.last = end;
-      ++j;
-      continue;
+      list.push_back(n);
     }
-    list.erase(list.begin() + static_cast<ptrdiff_t>(j));
   }
 }
 
 Status type1_exclude_regions(std::vector<Range>& list, const std::vector<ReservedRegion>& regions,
                              const std::string& what) {
   // vfio_iommu_resv_exclude: every region but direct-relaxable is cut out (MSI and SW_MSI
-  // too); a node that overlaps a region is replaced by the pieces below and above it.
+  // too); a node that overlaps a region is replaced by the pieces below and above it. The
+  // kernel cuts one region at a time; what is left of a node is the same whatever the order:
+  // its runs outside the union of the regions. One sweep over the sorted union: O(n log n).
+  std::vector<Range> cut;
   for (const ReservedRegion& r : regions) {
     if (r.type == RegionType::kDirectRelaxable) continue;
-    uint64_t start = r.start;
-    uint64_t end = r.start + r.length - 1;  // the kernel's arithmetic, wrap included
-    std::vector<Range> out;
-    out.reserve(list.size() + 1);
-    for (const Range& n : list) {
-      if (start > n.last || end < n.first) {
-        out.push_back(n);
-        continue;
-      }
-      if (start > n.first) out.push_back(Range{n.first, start - 1});
-      if (end < n.last) out.push_back(Range{end + 1, n.last});
-    }
-    list = std::move(out);
+    uint64_t end = r.start + r.length - 1;  // the kernel's arithmetic: length 0 wraps to all
+    cut.push_back(Range{r.start, end});
   }
+  const RangeSet union_of_cuts = RangeSet::from_ranges(cut);
+  const std::vector<Range>& holes = union_of_cuts.ranges();
+  std::vector<Range> out;
+  auto hole = holes.begin();
+  for (const Range& n : list) {
+    while (hole != holes.end() && hole->last < n.first) ++hole;  // the nodes are sorted
+    uint64_t from = n.first;
+    bool done = false;
+    for (auto h = hole; h != holes.end() && h->first <= n.last; ++h) {
+      if (h->first > from) out.push_back(Range{from, h->first - 1});
+      if (h->last >= n.last) {
+        done = true;
+        break;
+      }
+      from = h->last + 1;
+    }
+    if (!done) out.push_back(Range{from, n.last});
+  }
+  list = std::move(out);
   if (list.empty())
     return make_refusal(EINVAL,
                         what + ": no usable IOVA left once its reserved regions are cut out");

@@ -25,7 +25,10 @@
 // cannot tell them apart; `parse_sysfs_regions` returns kMsi for both.
 #pragma once
 
+#include <array>
 #include <cstdint>
+#include <map>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -101,24 +104,36 @@ enum class MergeRule : uint8_t {
 };
 
 // A group's (or a device's) reserved regions, in the kernel's order.
+//
+// Complexity: insert is O(log n) plus the entries it merges (the kernel's pass is O(n); see
+// insert in region.cc for why both give the same list); regions() builds the list in O(n) the
+// first time after an insert. A region merged from more than 64 distinct sources lists 64 and
+// says that more exist.
+// Thread-safety: like a standard container, except that the first regions() after an insert
+// builds the list; call it once before sharing a list between threads (model_group does).
 class RegionList {
  public:
   explicit RegionList(MergeRule rule = MergeRule::kKernel) : rule_(rule) {}
 
-  // Inserts one region as the kernel does (see the file comment). O(n).
+  // Inserts one region as the kernel does (see the file comment).
   void insert(const ReservedRegion& region);
   // Inserts each region of `regions` in order.
   void insert_all(const std::vector<ReservedRegion>& regions);
 
-  const std::vector<ReservedRegion>& regions() const { return regions_; }
-  bool empty() const { return regions_.empty(); }
+  // The list, sorted by (start, type). The reference stays valid until the next insert.
+  const std::vector<ReservedRegion>& regions() const;
+  bool empty() const;
   MergeRule rule() const { return rule_; }
 
   // The text of sysfs reserved_regions: "0x%016llx 0x%016llx %s\n" per region.
   std::string to_sysfs() const;
 
  private:
-  std::vector<ReservedRegion> regions_;
+  static constexpr size_t kRegionTypes = 5;
+  // Per type (indexed by RegionType's value), the entries by start; equal starts in the order
+  // the kernel keeps them (the newer first).
+  std::array<std::multimap<uint64_t, ReservedRegion>, kRegionTypes> by_type_;
+  mutable std::shared_ptr<const std::vector<ReservedRegion>> flat_;  // regions(), built lazily
   MergeRule rule_;
 };
 
