@@ -1,13 +1,14 @@
 #include "iovamap/discovery.h"
 
-#include "iovamap/iommu_driver.h"
-#include "iovamap/kernel_cmdline.h"
-#include "iovamap/msi.h"
-
 #include <algorithm>
 #include <charconv>
 #include <cstdint>
+#include <map>
 #include <tuple>
+
+#include "iommu_driver_registry.h"
+#include "iovamap/kernel_cmdline.h"
+#include "iovamap/msi.h"
 
 namespace iovamap {
 
@@ -67,46 +68,6 @@ Status read_number(SysfsReader& reader, const std::string& path, std::optional<T
     return make_error(EINVAL, reader.display(path) + ":1: value " + hex(*v) + " out of range");
   *out = static_cast<T>(*v);
   return {};
-}
-
-// The driver of an IOMMU unit, from its sysfs directory's shape and its name.
-IommuDriver unit_driver(const std::vector<std::string>& entries, std::string_view name,
-                        std::string_view canonical) {
-  auto has = [&](std::string_view e) {
-    return std::binary_search(entries.begin(), entries.end(), std::string(e));
-  };
-  // Each driver registers its unit with its own attribute group and name pattern
-  // (drivers/iommu/intel/iommu.c "intel-iommu", drivers/iommu/amd/init.c "amd-iommu",
-  // arm-smmu-v3.c "smmu3.%pa", arm-smmu.c "smmu.%pa"); virtio-iommu registers below its
-  // virtio device (drivers/iommu/virtio-iommu.c), so its path holds ".../virtioN/iommu/".
-  if (has("intel-iommu")) return IommuDriver::kIntel;
-  if (has("amd-iommu")) return IommuDriver::kAmd;
-  if (name.substr(0, 6) == "smmu3.") return IommuDriver::kArmSmmuV3;
-  if (name.substr(0, 5) == "smmu.") return IommuDriver::kArmSmmu;
-  size_t at = canonical.rfind("/iommu/");
-  if (at != std::string_view::npos) {
-    std::string_view parent = base_name(canonical.substr(0, at));
-    if (parent.substr(0, 6) == "virtio") return IommuDriver::kVirtio;
-  }
-  return IommuDriver::kGeneric;
-}
-
-// The kernel parameters that change a unit's paging domains and that only the command line
-// shows: intel_iommu=sm_on|sm_off (drivers/iommu/intel/iommu.c, intel_iommu_setup) and
-// amd_iommu=pgtbl_v1|pgtbl_v2 (drivers/iommu/amd/init.c, parse_amd_iommu_options). Options are
-// comma-separated; a later one wins, as in the kernel's parsers.
-void apply_cmdline(std::string_view cmdline, IommuUnit* unit) {
-  if (unit->driver == IommuDriver::kIntel) {
-    for (std::string_view opt : cmdline_driver_options(cmdline, "intel_iommu")) {
-      if (opt == "sm_on") unit->intel_scalable_mode = true;
-      if (opt == "sm_off") unit->intel_scalable_mode = false;
-    }
-  } else if (unit->driver == IommuDriver::kAmd) {
-    for (std::string_view opt : cmdline_driver_options(cmdline, "amd_iommu")) {
-      if (opt == "pgtbl_v2") unit->amd_v2_page_table = true;
-      if (opt == "pgtbl_v1") unit->amd_v2_page_table = false;
-    }
-  }
 }
 
 // The last `vfio_iommu_type1.dma_entry_limit=N` of the command line (modprobe passes such
@@ -208,47 +169,38 @@ Result<std::string> follow(SysfsReader& reader, const std::string& path) {
   return text.error();
 }
 
-Result<IommuUnit> read_unit(SysfsReader& reader, const std::string& name, KernelVersion kernel) {
+// The unit `name` of /sys/class/iommu: its driver (the first in the registry that recognises
+// its directory), then the driver's registers from their files below the directory (each file
+// read once; a missing one leaves its facts unknown), then its settings from the command line.
+Result<IommuUnit> read_unit(SysfsReader& reader, const std::string& name, KernelVersion kernel,
+                            std::string_view cmdline) {
   IommuUnit unit;
   unit.name = name;
-  Result<std::string> dir = follow(reader, join(kIommuClassDir, name));
-  if (!dir) return dir.error();
+  IOVAMAP_ASSIGN_OR_RETURN(std::string dir, follow(reader, join(kIommuClassDir, name)));
   // A unit directory with nothing discovery reads (an SMMU's) is empty in a snapshot, and an
   // empty directory does not survive git or some archivers: a missing one is an empty one.
-  Result<std::vector<std::string>> entries = reader.list_dir(*dir);
+  Result<std::vector<std::string>> entries = reader.list_dir(dir);
   if (!entries && entries.error().code != ENOENT) return entries.error();
-  unit.driver = unit_driver(entries ? *entries : std::vector<std::string>{}, name, *dir);
-  if (unit.driver == IommuDriver::kIntel) {
-    std::string regs = join(*dir, "intel-iommu");
-    for (auto [file, field] : {std::pair{"cap", &unit.intel_cap}, {"ecap", &unit.intel_ecap}}) {
-      std::string path = join(regs, file);
-      Result<std::optional<std::string>> text = read_optional(reader, path);
-      if (!text) return text.error();
-      if (!*text) continue;
-      Result<uint64_t> v = parse_intel_register(**text, reader.display(path));
-      if (!v) return v.error();
-      *field = *v;
+  const detail::IommuDriverModel& driver = detail::detect_driver(
+      detail::UnitDirectory{.name = name,
+                            .entries = entries ? std::move(*entries) : std::vector<std::string>{},
+                            .canonical = dir});
+  unit.driver = std::string(driver.name());
+  std::map<std::string_view, std::optional<std::string>> files;
+  for (const detail::UnitFact& fact : driver.facts()) {
+    if (fact.sysfs_file.empty()) continue;
+    const std::string path = join(dir, fact.sysfs_file);
+    auto file = files.find(fact.sysfs_file);
+    if (file == files.end()) {
+      IOVAMAP_ASSIGN_OR_RETURN(std::optional<std::string> text, read_optional(reader, path));
+      file = files.emplace(fact.sysfs_file, std::move(text)).first;
     }
-  } else if (unit.driver == IommuDriver::kAmd) {
-    std::string regs = join(*dir, "amd-iommu");
-    std::string cap_path = join(regs, "cap");
-    Result<std::optional<std::string>> cap = read_optional(reader, cap_path);
-    if (!cap) return cap.error();
-    if (*cap) {
-      Result<uint32_t> v = parse_amd_cap(**cap, reader.display(cap_path));
-      if (!v) return v.error();
-      unit.amd_cap = *v;
-    }
-    std::string features_path = join(regs, "features");
-    Result<std::optional<std::string>> features = read_optional(reader, features_path);
-    if (!features) return features.error();
-    if (*features) {
-      Result<AmdFeatures> f = parse_amd_features(**features, reader.display(features_path), kernel);
-      if (!f) return f.error();
-      unit.amd_efr = f->efr;
-      unit.amd_efr2 = f->efr2;
-    }
+    if (!file->second) continue;
+    IOVAMAP_ASSIGN_OR_RETURN(std::optional<uint64_t> value,
+                             fact.parse_sysfs(*file->second, reader.display(path), kernel));
+    if (value) detail::fact_store(unit, fact)[std::string(fact.key)] = *value;
   }
+  driver.apply_cmdline(cmdline, &unit);
   return unit;
 }
 
@@ -381,10 +333,8 @@ Result<Discovery> discover(SysfsReader& reader, std::string source) {
   if (!units && units.error().code != ENOENT) return units.error();
   if (units) {
     for (const std::string& name : *units) {
-      Result<IommuUnit> unit = read_unit(reader, name, out.host.kernel);
-      if (!unit) return unit.error();
-      apply_cmdline(cmdline, &*unit);
-      out.host.iommus.push_back(std::move(*unit));
+      IOVAMAP_ASSIGN_OR_RETURN(IommuUnit unit, read_unit(reader, name, out.host.kernel, cmdline));
+      out.host.iommus.push_back(std::move(unit));
     }
   }
 

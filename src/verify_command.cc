@@ -97,7 +97,7 @@ int run_verify(const VerifyOptions& options, std::ostream& out, std::ostream& er
   bool virtio = false;
   for (uint32_t id : *ids) {
     const IommuUnit* unit = host.iommu_of(*host.find_group(id));
-    virtio = virtio || (unit && unit->driver == IommuDriver::kVirtio);
+    virtio = virtio || (unit && driver_traits(*unit).regions_probed_per_endpoint);
   }
   if (virtio) {
     for (const ObservedNote& n : explain_observed_regions(host)) {
