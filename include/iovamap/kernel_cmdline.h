@@ -19,7 +19,9 @@
 //   - Words are split at spaces, tabs and newlines; the kernel's double quotes
 //     (`param="a b"`, lib/cmdline.c next_arg) are not modelled.
 //   - Module parameter names compare with dashes and underscores as one character, as the
-//     kernel does; driver boot parameters (`intel_iommu=`) are matched exactly as written.
+//     kernel does. Driver boot parameters (`intel_iommu=`) are matched exactly as written,
+//     although the kernel compares those with dashes as underscores too (init/main.c,
+//     obsolete_checksetup): `intel-iommu=sm_off` is not seen here.
 //   - Nothing here warns: callers decide what an ignored word means and say so.
 #pragma once
 
