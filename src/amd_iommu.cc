@@ -1,10 +1,13 @@
-// The AMD-Vi half of the driver model (see iommu_driver.h and docs/kernel-rules.md).
+// The AMD-Vi driver (drivers/iommu/amd/): how discovery recognises its units, the registers it
+// reads (the capability header, EFR and EFR2) and the setting it takes from the command line
+// (amd_iommu=pgtbl_v1|pgtbl_v2), its reserved regions, and the paging domain VFIO gets. See
+// iommu_driver_registry.h for the shape and docs/kernel-rules.md ("AMD-Vi") for the rules.
 // Kernel: drivers/iommu/amd/iommu.c, init.c and amd_iommu_types.h in 5.10, 6.1, 6.12 and
 // mainline.
 
 #include <string>
 
-#include "iommu_driver_impl.h"
+#include "iommu_driver_registry.h"
 
 namespace iovamap {
 namespace {
@@ -25,6 +28,12 @@ constexpr KernelVersion kHtRangeIgnore{6, 16};
 // PM_LEVEL_SIZE(HATS + 4) instead of the whole space (applied with the 6.17 iommu changes;
 // seen in mainline, not in 6.12).
 constexpr KernelVersion kHatsLevels{6, 17};
+
+// The unit's facts (IommuUnit::registers / ::settings keys).
+constexpr std::string_view kCap = "cap";
+constexpr std::string_view kEfr = "efr";
+constexpr std::string_view kEfr2 = "efr2";
+constexpr std::string_view kPgtblV2 = "pgtbl-v2";
 
 constexpr uint64_t kFeatureGt = uint64_t{1} << 4;         // EFR GTSup
 constexpr uint64_t kFeatureGioSup = uint64_t{1} << 48;    // EFR GIoSup
@@ -48,15 +57,16 @@ struct Tables {
 // if the unit has it, else no DMA translation (ENODEV). ENODATA when the answer depends on an
 // unknown EFR.
 Result<Tables> tables(const IommuUnit& unit, KernelVersion kernel) {
-  const bool want_v2 = unit.amd_v2_page_table.value_or(false) && kernel >= kV2PageTable;
+  const bool want_v2 = unit.setting(kPgtblV2).value_or(0) != 0 && kernel >= kV2PageTable;
   const bool hats_matters = kernel >= kHatsLevels;
-  if ((want_v2 || hats_matters) && !unit.amd_efr) {
+  const std::optional<uint64_t> known_efr = unit.reg(kEfr);
+  if ((want_v2 || hats_matters) && !known_efr) {
     return make_error(ENODATA, "amd unit " + unit.name +
                                    ": the extended features (amd-iommu/features) are unknown, "
                                    "and the page table depends on them in kernel " +
                                    kernel.to_string());
   }
-  const uint64_t efr = unit.amd_efr.value_or(0);
+  const uint64_t efr = known_efr.value_or(0);
   const bool v2_ok = (efr & kFeatureGt) != 0 && (efr & kFeatureGioSup) != 0;
   Tables t;
   const unsigned hats = static_cast<unsigned>((efr >> 10) & 3);
@@ -125,57 +135,134 @@ Result<AmdFeatures> parse_amd_features(std::string_view text, const std::string&
 }
 
 namespace detail {
+namespace {
 
-// amd_iommu_get_resv_regions (same order in 5.10, 6.1, 6.12, mainline): the IVMD unity maps
-// covering the device (init_unity_map_range gives exclusion ranges read/write unity-map
-// permissions, so the EXCL_RANGE test never fires and every one of them is DIRECT), the MSI
-// window, then the HyperTransport hole [0xfd00000000, 0xffffffffff] as RESERVED, which 6.16+
-// leaves out when amd_iommu_ht_range_ignore() (EFR2 bit 11).
-std::vector<ReservedRegion> amd_device_regions(const IommuUnit& unit, const Device& device,
-                                               KernelVersion kernel) {
-  std::vector<ReservedRegion> out;
-  for (const ReservedRegion& ivmd : device.firmware_regions)
-    out.push_back(firmware_region(ivmd, RegionType::kDirect, "IVMD unity map"));
-  out.push_back(driver_region(kX86MsiWindow, RegionType::kMsi, "amd-iommu MSI window"));
-  const bool ht_ignored =
-      kernel >= kHtRangeIgnore && unit.amd_efr2 && (*unit.amd_efr2 & kFeatureHtIgnore) != 0;
-  if (!ht_ignored) {
-    out.push_back(driver_region(Range{0xfd00000000, 0xffffffffff}, RegionType::kReserved,
-                                "amd-iommu HyperTransport hole"));
-  }
-  return out;
+Result<std::optional<uint64_t>> parse_cap_file(std::string_view text, const std::string& file_name,
+                                               KernelVersion /*kernel*/) {
+  IOVAMAP_ASSIGN_OR_RETURN(uint32_t cap, parse_amd_cap(text, file_name));
+  return std::optional<uint64_t>(cap);
 }
 
-// The geometry set at domain allocation: [0, ~0] for v1 tables up to 6.16
-// (amd_iommu_domain_alloc in 5.10, dma_max_address in 6.1+), PM_LEVEL_SIZE(HATS + 4) from
-// 6.17 (4 levels: 2^48 - 1, 5: 2^57 - 1, 6: the whole space); v2 tables with 4 levels give
-// [0, 2^48 - 1] in 6.1 and [0, 2^47 - 1] in 6.12 (the top bit is dropped so the domain works
-// on PASID 0 and others alike). Five-level v2 tables need LA57 on the CPU, which sysfs does not
-// show: modelled as 4 levels.
-Result<Aperture> amd_paging_aperture(const IommuUnit& unit, KernelVersion kernel) {
-  Result<Tables> t = tables(unit, kernel);
-  if (!t) return t.error();
-  if (!t->v2) {
-    const unsigned levels = t->host_levels;
-    const Range range = levels >= 6 ? Range::all() : low_bits_range(12 + 9 * levels);
-    return Aperture{range, true,
-                    Provenance{Origin::kAperture, unit.name + ": v1 page table, " +
-                                                      std::to_string(levels) + " levels"}};
-  }
-  const unsigned bits = kernel < kV2ApertureChopped ? 48 : 47;
-  return Aperture{low_bits_range(bits), true,
-                  Provenance{Origin::kAperture, unit.name + ": v2 page table, 4 levels, " +
-                                                    std::to_string(bits) + " bits"}};
+Result<std::optional<uint64_t>> parse_efr(std::string_view text, const std::string& file_name,
+                                          KernelVersion kernel) {
+  IOVAMAP_ASSIGN_OR_RETURN(AmdFeatures f, parse_amd_features(text, file_name, kernel));
+  return std::optional<uint64_t>(f.efr);
 }
 
-// pgsize_bitmap: AMD_IOMMU_PGSIZES for v1 (all sizes from 4 KiB but 512 GiB; from 6.12 only
-// below 2^52), AMD_IOMMU_PGSIZES_V2 for v2. The amd_iommu=nohugepages / v2_pgsizes_only
-// options (6.12) are not modelled.
-Result<uint64_t> amd_page_sizes(const IommuUnit& unit, KernelVersion kernel) {
-  Result<Tables> t = tables(unit, kernel);
-  if (!t) return t.error();
-  if (t->v2) return kPgsizesV2;
-  return kernel < kPgsizes52Bits ? kPgsizesV1Old : kPgsizesV1;
+Result<std::optional<uint64_t>> parse_efr2(std::string_view text, const std::string& file_name,
+                                           KernelVersion kernel) {
+  IOVAMAP_ASSIGN_OR_RETURN(AmdFeatures f, parse_amd_features(text, file_name, kernel));
+  return f.efr2;
+}
+
+// parse_amd_iommu_options (drivers/iommu/amd/init.c): pgtbl_v1 and pgtbl_v2 set
+// amd_iommu_pgtable (6.1 and later; older kernels ignore them, see tables()).
+constexpr CmdlineChoice kPgtblChoices[] = {{"pgtbl_v1", 0}, {"pgtbl_v2", 1}};
+
+constexpr UnitFact kFacts[] = {
+    {.store = FactStore::kRegister,
+     .key = kCap,
+     .topology_key = "amd-cap",
+     .max = 0xffffffff,
+     .meaning = "the IOMMU capability header (32 bits); kept, not used by the model",
+     .sysfs_file = "amd-iommu/cap",
+     .parse_sysfs = parse_cap_file},
+    {.store = FactStore::kRegister,
+     .key = kEfr,
+     .topology_key = "amd-efr",
+     .meaning = "the extended feature register (GTSup, GIoSup, HATS): v2 tables, and from 6.17 "
+                "the v1 depth, depend on it",
+     .sysfs_file = "amd-iommu/features",
+     .parse_sysfs = parse_efr},
+    {.store = FactStore::kRegister,
+     .key = kEfr2,
+     .topology_key = "amd-efr2",
+     .meaning = "the second extended feature register (HTRangeIgnore: no HyperTransport hole "
+                "from 6.16); unknown: the hole stays",
+     .sysfs_file = "amd-iommu/features",
+     .parse_sysfs = parse_efr2},
+    {.store = FactStore::kSetting,
+     .key = kPgtblV2,
+     .topology_key = "amd-pgtbl-v2",
+     .type = FactType::kBool,
+     .meaning = "v2 page tables for DMA and VFIO domains (6.1 and later, and only when EFR has "
+                "GTSup and GIoSup); default off (v1 tables)",
+     .cmdline_param = "amd_iommu",
+     .cmdline_choices = kPgtblChoices},
+};
+
+class AmdIommu final : public IommuDriverModel {
+ public:
+  std::string_view name() const override { return "amd"; }
+
+  // The driver registers each unit with its "amd-iommu" attribute group (amd_iommu_groups in
+  // drivers/iommu/amd/init.c), so the unit's directory holds an amd-iommu/ directory.
+  bool detects(const UnitDirectory& unit) const override { return unit.has("amd-iommu"); }
+  UnitDirectory example_directory() const override {
+    return {.name = "ivhd0",
+            .entries = {"amd-iommu", "devices", "power", "subsystem", "uevent"},
+            .canonical = "sys/devices/pci0000:00/0000:00:00.2/iommu/ivhd0"};
+  }
+
+  std::span<const UnitFact> facts() const override { return kFacts; }
+  DriverTraits traits() const override { return {}; }
+
+  // amd_iommu_get_resv_regions (same order in 5.10, 6.1, 6.12, mainline): the IVMD unity maps
+  // covering the device (init_unity_map_range gives exclusion ranges read/write unity-map
+  // permissions, so the EXCL_RANGE test never fires and every one of them is DIRECT), the MSI
+  // window, then the HyperTransport hole [0xfd00000000, 0xffffffffff] as RESERVED, which 6.16+
+  // leaves out when amd_iommu_ht_range_ignore() (EFR2 bit 11).
+  std::vector<ReservedRegion> device_regions(const IommuUnit& unit, const Device& device,
+                                             KernelVersion kernel) const override {
+    std::vector<ReservedRegion> out;
+    for (const ReservedRegion& ivmd : device.firmware_regions)
+      out.push_back(firmware_region(ivmd, RegionType::kDirect, "IVMD unity map"));
+    out.push_back(driver_region(kX86MsiWindow, RegionType::kMsi, "amd-iommu MSI window"));
+    const std::optional<uint64_t> efr2 = unit.reg(kEfr2);
+    const bool ht_ignored = kernel >= kHtRangeIgnore && efr2 && (*efr2 & kFeatureHtIgnore) != 0;
+    if (!ht_ignored) {
+      out.push_back(driver_region(Range{0xfd00000000, 0xffffffffff}, RegionType::kReserved,
+                                  "amd-iommu HyperTransport hole"));
+    }
+    return out;
+  }
+
+  // The geometry set at domain allocation: [0, ~0] for v1 tables up to 6.16
+  // (amd_iommu_domain_alloc in 5.10, dma_max_address in 6.1+), PM_LEVEL_SIZE(HATS + 4) from
+  // 6.17 (4 levels: 2^48 - 1, 5: 2^57 - 1, 6: the whole space); v2 tables with 4 levels give
+  // [0, 2^48 - 1] in 6.1 and [0, 2^47 - 1] in 6.12 (the top bit is dropped so the domain works
+  // on PASID 0 and others alike). Five-level v2 tables need LA57 on the CPU, which sysfs does
+  // not show: modelled as 4 levels.
+  Result<Aperture> paging_aperture(const IommuUnit& unit, KernelVersion kernel) const override {
+    IOVAMAP_ASSIGN_OR_RETURN(Tables t, tables(unit, kernel));
+    if (!t.v2) {
+      const unsigned levels = t.host_levels;
+      const Range range = levels >= 6 ? Range::all() : low_bits_range(12 + 9 * levels);
+      return Aperture{range, true,
+                      Provenance{Origin::kAperture, unit.name + ": v1 page table, " +
+                                                        std::to_string(levels) + " levels"}};
+    }
+    const unsigned bits = kernel < kV2ApertureChopped ? 48 : 47;
+    return Aperture{low_bits_range(bits), true,
+                    Provenance{Origin::kAperture, unit.name + ": v2 page table, 4 levels, " +
+                                                      std::to_string(bits) + " bits"}};
+  }
+
+  // pgsize_bitmap: AMD_IOMMU_PGSIZES for v1 (all sizes from 4 KiB but 512 GiB; from 6.12 only
+  // below 2^52), AMD_IOMMU_PGSIZES_V2 for v2. The amd_iommu=nohugepages / v2_pgsizes_only
+  // options (6.12) are not modelled.
+  Result<uint64_t> page_sizes(const IommuUnit& unit, KernelVersion kernel) const override {
+    IOVAMAP_ASSIGN_OR_RETURN(Tables t, tables(unit, kernel));
+    if (t.v2) return kPgsizesV2;
+    return kernel < kPgsizes52Bits ? kPgsizesV1Old : kPgsizesV1;
+  }
+};
+
+}  // namespace
+
+const IommuDriverModel& amd_iommu() {
+  static const AmdIommu model;
+  return model;
 }
 
 }  // namespace detail

@@ -84,9 +84,9 @@ RC_GTEST_PROP(AmdFeatures, RoundTripsWhatTheKernelPrints, (uint64_t efr, uint64_
 IommuUnit amd_unit() {
   IommuUnit unit;
   unit.name = "ivhd0";
-  unit.driver = IommuDriver::kAmd;
-  unit.amd_efr = 0x29d3;
-  unit.amd_efr2 = 0;
+  unit.driver = "amd";
+  unit.registers["efr"] = 0x29d3;
+  unit.registers["efr2"] = 0;
   return unit;
 }
 
@@ -119,14 +119,14 @@ TEST(AmdRegions, IvmdThenMsiThenHtHoleAndExclusionRangesAreDirect) {
 
 TEST(AmdRegions, HtHoleSkippedOnlyFrom616WithHtRangeIgnore) {
   IommuUnit unit = amd_unit();
-  unit.amd_efr2 = kHtIgnore;
+  unit.registers["efr2"] = kHtIgnore;
   EXPECT_EQ(device_regions(unit, pci(0x020000), k612).size(), 2u);
   EXPECT_EQ(device_regions(unit, pci(0x020000), k615).size(), 2u);
   EXPECT_EQ(device_regions(unit, pci(0x020000), k616).size(), 1u);
   EXPECT_EQ(device_regions(unit, pci(0x020000), k618).size(), 1u);
-  unit.amd_efr2 = ~kHtIgnore;  // every other EFR2 bit
+  unit.registers["efr2"] = ~kHtIgnore;  // every other EFR2 bit
   EXPECT_EQ(device_regions(unit, pci(0x020000), k618).size(), 2u);
-  unit.amd_efr2.reset();  // unknown: keep the hole
+  unit.registers.erase("efr2");  // unknown: keep the hole
   EXPECT_EQ(device_regions(unit, pci(0x020000), k618).size(), 2u);
 }
 
@@ -140,11 +140,11 @@ TEST(AmdDomain, V1AndV2PerVersion) {
   EXPECT_EQ(*page_sizes(unit, k618), 0x000fff7ffffff000u);
 
   // amd_iommu=pgtbl_v2 without GT/GIoSup (QEMU's 0x29d3 has GT but not GIoSup): v1.
-  unit.amd_v2_page_table = true;
+  unit.settings["pgtbl-v2"] = 1;
   EXPECT_EQ(paging_aperture(unit, k612)->range, Range::all());
   EXPECT_EQ(*page_sizes(unit, k612), 0x000fff7ffffff000u);
   // With both: v2 tables, 4 levels.
-  unit.amd_efr = 0x29d3 | kGt | kGioSup;
+  unit.registers["efr"] = 0x29d3 | kGt | kGioSup;
   EXPECT_EQ(paging_aperture(unit, k510)->range, Range::all());  // no v2 in 5.10
   EXPECT_EQ(*page_sizes(unit, k510), 0xffffff7ffffff000u);
   EXPECT_EQ(paging_aperture(unit, k61)->range, (Range{0, 0xffffffffffff}));
@@ -152,14 +152,14 @@ TEST(AmdDomain, V1AndV2PerVersion) {
   EXPECT_EQ(*page_sizes(unit, k61), 0x40201000u);
   EXPECT_EQ(*page_sizes(unit, k612), 0x40201000u);
   // v2 requested, EFR unknown: cannot tell.
-  unit.amd_efr.reset();
+  unit.registers.erase("efr");
   EXPECT_EQ(paging_aperture(unit, k612).error().code, ENODATA);
   EXPECT_EQ(page_sizes(unit, k612).error().code, ENODATA);
 }
 
 TEST(AmdDomain, V1DepthFromHatsFrom617) {
   IommuUnit unit = amd_unit();
-  const uint64_t no_hats = unit.amd_efr.value() & ~(uint64_t{3} << 10);
+  const uint64_t no_hats = unit.reg("efr").value() & ~(uint64_t{3} << 10);
   const KernelVersion k617{6, 17};
   struct Case {
     uint64_t hats;
@@ -167,21 +167,21 @@ TEST(AmdDomain, V1DepthFromHatsFrom617) {
   };
   for (const Case& c : {Case{0, Range{0, 0xffffffffffff}}, Case{1, Range{0, 0x1ffffffffffffff}},
                         Case{2, Range::all()}}) {
-    unit.amd_efr = no_hats | (c.hats << 10);
+    unit.registers["efr"] = no_hats | (c.hats << 10);
     EXPECT_EQ(paging_aperture(unit, k616)->range, Range::all()) << c.hats;
     EXPECT_EQ(paging_aperture(unit, k617)->range, c.want) << c.hats;
     EXPECT_EQ(paging_aperture(unit, k618)->range, c.want) << c.hats;
     EXPECT_EQ(*page_sizes(unit, k618), 0x000fff7ffffff000u);
   }
   // HATS = 3: host (v1) translation disabled; v2 if the unit has it, else none.
-  unit.amd_efr = no_hats | (uint64_t{3} << 10);
+  unit.registers["efr"] = no_hats | (uint64_t{3} << 10);
   EXPECT_EQ(paging_aperture(unit, k616)->range, Range::all());
   EXPECT_EQ(paging_aperture(unit, k617).error().code, ENODEV);
-  unit.amd_efr = *unit.amd_efr | kGt | kGioSup;
+  unit.registers["efr"] = *unit.reg("efr") | kGt | kGioSup;
   EXPECT_EQ(paging_aperture(unit, k617)->range, (Range{0, 0x7fffffffffff}));
   EXPECT_EQ(*page_sizes(unit, k617), 0x40201000u);
   // From 6.17 the v1 aperture needs EFR; before, it does not.
-  unit.amd_efr.reset();
+  unit.registers.erase("efr");
   EXPECT_EQ(paging_aperture(unit, k612)->range, Range::all());
   EXPECT_EQ(paging_aperture(unit, k617).error().code, ENODATA);
 }

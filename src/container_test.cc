@@ -10,8 +10,7 @@ Host two_group_intel() {
   Host host;
   host.kernel = {6, 12};
   host.source = "test host";
-  host.iommus.push_back(
-      IommuUnit{.name = "dmar0", .driver = IommuDriver::kIntel, .address_bits = 39});
+  host.iommus.push_back(IommuUnit{.name = "dmar0", .driver = "intel", .address_bits = 39});
   host.groups.push_back(Group{.id = 7,
                               .type = "DMA",
                               .devices = {Device{.name = "0000:01:00.0",

@@ -1,12 +1,14 @@
 #include "iovamap/discovery.h"
 
-#include "iovamap/iommu_driver.h"
-#include "iovamap/msi.h"
-
 #include <algorithm>
 #include <charconv>
 #include <cstdint>
+#include <map>
 #include <tuple>
+
+#include "iommu_driver_registry.h"
+#include "iovamap/kernel_cmdline.h"
+#include "iovamap/msi.h"
 
 namespace iovamap {
 
@@ -68,159 +70,22 @@ Status read_number(SysfsReader& reader, const std::string& path, std::optional<T
   return {};
 }
 
-// The driver of an IOMMU unit, from its sysfs directory's shape and its name.
-IommuDriver unit_driver(const std::vector<std::string>& entries, std::string_view name,
-                        std::string_view canonical) {
-  auto has = [&](std::string_view e) {
-    return std::binary_search(entries.begin(), entries.end(), std::string(e));
-  };
-  // Each driver registers its unit with its own attribute group and name pattern
-  // (drivers/iommu/intel/iommu.c "intel-iommu", drivers/iommu/amd/init.c "amd-iommu",
-  // arm-smmu-v3.c "smmu3.%pa", arm-smmu.c "smmu.%pa"); virtio-iommu registers below its
-  // virtio device (drivers/iommu/virtio-iommu.c), so its path holds ".../virtioN/iommu/".
-  if (has("intel-iommu")) return IommuDriver::kIntel;
-  if (has("amd-iommu")) return IommuDriver::kAmd;
-  if (name.substr(0, 6) == "smmu3.") return IommuDriver::kArmSmmuV3;
-  if (name.substr(0, 5) == "smmu.") return IommuDriver::kArmSmmu;
-  size_t at = canonical.rfind("/iommu/");
-  if (at != std::string_view::npos) {
-    std::string_view parent = base_name(canonical.substr(0, at));
-    if (parent.substr(0, 6) == "virtio") return IommuDriver::kVirtio;
-  }
-  return IommuDriver::kGeneric;
-}
-
-// The words of the kernel command line, in order (split at spaces, tabs and newlines).
-std::vector<std::string_view> cmdline_words(const std::optional<std::string>& cmdline) {
-  std::vector<std::string_view> out;
-  if (!cmdline) return out;
-  std::string_view rest = *cmdline;
-  while (!rest.empty()) {
-    size_t sp = rest.find_first_of(" \n\t");
-    if (sp != 0) out.push_back(rest.substr(0, sp));
-    rest.remove_prefix(sp == std::string_view::npos ? rest.size() : sp + 1);
-  }
-  return out;
-}
-
-// The kernel parameters that change a unit's paging domains and that only the command line
-// shows: intel_iommu=sm_on|sm_off (drivers/iommu/intel/iommu.c, intel_iommu_setup) and
-// amd_iommu=pgtbl_v1|pgtbl_v2 (drivers/iommu/amd/init.c, parse_amd_iommu_options). Options are
-// comma-separated; a later one wins, as in the kernel's parsers.
-void apply_cmdline(const std::optional<std::string>& cmdline, IommuUnit* unit) {
-  for (std::string_view word : cmdline_words(cmdline)) {
-    std::string_view key = word.substr(0, word.find('='));
-    if (key.size() == word.size()) continue;
-    std::string_view options = word.substr(key.size() + 1);
-    while (!options.empty()) {
-      size_t comma = options.find(',');
-      std::string_view opt = options.substr(0, comma);
-      options.remove_prefix(comma == std::string_view::npos ? options.size() : comma + 1);
-      if (key == "intel_iommu" && unit->driver == IommuDriver::kIntel) {
-        if (opt == "sm_on") unit->intel_scalable_mode = true;
-        if (opt == "sm_off") unit->intel_scalable_mode = false;
-      } else if (key == "amd_iommu" && unit->driver == IommuDriver::kAmd) {
-        if (opt == "pgtbl_v2") unit->amd_v2_page_table = true;
-        if (opt == "pgtbl_v1") unit->amd_v2_page_table = false;
-      }
-    }
-  }
-}
-
-// A module parameter's unsigned value as the kernel parses it (kstrtouint with base 0: an
-// optional '+', then 0x for hex, a leading 0 for octal, else decimal), or nullopt.
-std::optional<uint64_t> parse_kernel_uint(std::string_view t) {
-  if (!t.empty() && t.front() == '+') t.remove_prefix(1);
-  int base = 10;
-  if (t.size() > 2 && t[0] == '0' && (t[1] == 'x' || t[1] == 'X')) {
-    base = 16;
-    t.remove_prefix(2);
-  } else if (t.size() > 1 && t[0] == '0') {
-    base = 8;
-    t.remove_prefix(1);
-  }
-  uint64_t value = 0;
-  auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), value, base);
-  if (t.empty() || ec != std::errc() || end != t.data() + t.size()) return std::nullopt;
-  return value;
-}
-
-// One `name` or `name=value` word of the kernel command line.
-struct CmdlineOption {
-  std::string_view word;
-  std::optional<std::string_view> value;  // none without '='
-};
-
-// Every word of the command line that sets the module parameter `name` ("module.param"), in
-// order: a later one overrides an earlier one, as the kernel (parse_args) and modprobe apply
-// them. Dashes and underscores are the same character in parameter names (kernel/params.c,
-// parameq).
-std::vector<CmdlineOption> cmdline_options(const std::optional<std::string>& cmdline,
-                                           std::string_view name) {
-  std::vector<CmdlineOption> out;
-  auto same = [](char a, char b) {
-    return a == b || ((a == '-' || a == '_') && (b == '-' || b == '_'));
-  };
-  for (std::string_view word : cmdline_words(cmdline)) {
-    std::string_view key = word.substr(0, word.find('='));
-    if (key.size() != name.size() || !std::equal(key.begin(), key.end(), name.begin(), same))
-      continue;
-    CmdlineOption o{word, std::nullopt};
-    if (key.size() < word.size()) o.value = word.substr(key.size() + 1);
-    out.push_back(o);
-  }
-  return out;
-}
-
 // The last `vfio_iommu_type1.dma_entry_limit=N` of the command line (modprobe passes such
 // options to the module when it loads it), or nullopt. A value the kernel refuses (not a
 // number, or above 32 bits: a module then fails to load, a built-in one keeps its default)
 // is ignored with a warning.
-std::optional<uint32_t> cmdline_dma_entry_limit(const std::optional<std::string>& cmdline,
-                                                const std::string& file,
+std::optional<uint32_t> cmdline_dma_entry_limit(std::string_view cmdline, const std::string& file,
                                                 std::vector<std::string>* warnings) {
   std::optional<uint32_t> limit;
-  for (const CmdlineOption& o : cmdline_options(cmdline, kDmaEntryLimitOption)) {
-    std::optional<uint64_t> v = o.value ? parse_kernel_uint(*o.value) : std::nullopt;
-    if (!v || *v > UINT32_MAX) {
-      warnings->push_back(file + ": '" + std::string(o.word) + "' is not a 32-bit number, ignored");
+  for (const CmdlineParam& p : cmdline_params(cmdline, kDmaEntryLimitOption)) {
+    std::optional<uint32_t> v = p.value ? parse_kernel_uint(*p.value) : std::nullopt;
+    if (!v) {
+      warnings->push_back(file + ": '" + std::string(p.word) + "' is not a 32-bit number, ignored");
       continue;
     }
-    limit = static_cast<uint32_t>(*v);
+    limit = *v;
   }
   return limit;
-}
-
-// A bool module parameter's value as the kernel parses it (lib/kstrtox.c, kstrtobool: only the
-// first character counts, 'y' 't' 'e' '1' true, 'n' 'f' 'd' '0' false, and "on"/"off" by their
-// second), or nullopt when the kernel refuses it.
-std::optional<bool> parse_kernel_bool(std::string_view t) {
-  if (t.empty()) return std::nullopt;
-  switch (t[0]) {
-    case 'y':
-    case 'Y':
-    case 't':
-    case 'T':
-    case 'e':
-    case 'E':
-    case '1':
-      return true;
-    case 'n':
-    case 'N':
-    case 'f':
-    case 'F':
-    case 'd':
-    case 'D':
-    case '0':
-      return false;
-    case 'o':
-    case 'O':
-      if (t.size() > 1 && (t[1] == 'n' || t[1] == 'N')) return true;
-      if (t.size() > 1 && (t[1] == 'f' || t[1] == 'F')) return false;
-      return std::nullopt;
-    default:
-      return std::nullopt;
-  }
 }
 
 // A bool module parameter: the loaded module's file (param_get_bool prints "Y" or "N"), else
@@ -228,8 +93,7 @@ std::optional<bool> parse_kernel_bool(std::string_view t) {
 // param_set_bool). A bad file is an error naming it; a bad command-line value is ignored with a
 // warning, as the kernel ignores it.
 Result<std::optional<bool>> read_bool_param(SysfsReader& reader, std::string_view path,
-                                            std::string_view option,
-                                            const std::optional<std::string>& cmdline,
+                                            std::string_view option, std::string_view cmdline,
                                             std::vector<std::string>* warnings) {
   Result<std::optional<std::string>> text = read_optional(reader, std::string(path));
   if (!text) return text.error();
@@ -243,10 +107,10 @@ Result<std::optional<bool>> read_bool_param(SysfsReader& reader, std::string_vie
     return v;
   }
   std::optional<bool> value;
-  for (const CmdlineOption& o : cmdline_options(cmdline, option)) {
-    std::optional<bool> v = o.value ? parse_kernel_bool(*o.value) : std::optional<bool>(true);
+  for (const CmdlineParam& p : cmdline_params(cmdline, option)) {
+    std::optional<bool> v = p.value ? parse_kernel_bool(*p.value) : std::optional<bool>(true);
     if (!v) {
-      warnings->push_back(reader.display(kCmdline) + ": '" + std::string(o.word) +
+      warnings->push_back(reader.display(kCmdline) + ": '" + std::string(p.word) +
                           "' is not a boolean, ignored");
       continue;
     }
@@ -305,47 +169,38 @@ Result<std::string> follow(SysfsReader& reader, const std::string& path) {
   return text.error();
 }
 
-Result<IommuUnit> read_unit(SysfsReader& reader, const std::string& name, KernelVersion kernel) {
+// The unit `name` of /sys/class/iommu: its driver (the first in the registry that recognises
+// its directory), then the driver's registers from their files below the directory (each file
+// read once; a missing one leaves its facts unknown), then its settings from the command line.
+Result<IommuUnit> read_unit(SysfsReader& reader, const std::string& name, KernelVersion kernel,
+                            std::string_view cmdline) {
   IommuUnit unit;
   unit.name = name;
-  Result<std::string> dir = follow(reader, join(kIommuClassDir, name));
-  if (!dir) return dir.error();
+  IOVAMAP_ASSIGN_OR_RETURN(std::string dir, follow(reader, join(kIommuClassDir, name)));
   // A unit directory with nothing discovery reads (an SMMU's) is empty in a snapshot, and an
   // empty directory does not survive git or some archivers: a missing one is an empty one.
-  Result<std::vector<std::string>> entries = reader.list_dir(*dir);
+  Result<std::vector<std::string>> entries = reader.list_dir(dir);
   if (!entries && entries.error().code != ENOENT) return entries.error();
-  unit.driver = unit_driver(entries ? *entries : std::vector<std::string>{}, name, *dir);
-  if (unit.driver == IommuDriver::kIntel) {
-    std::string regs = join(*dir, "intel-iommu");
-    for (auto [file, field] : {std::pair{"cap", &unit.intel_cap}, {"ecap", &unit.intel_ecap}}) {
-      std::string path = join(regs, file);
-      Result<std::optional<std::string>> text = read_optional(reader, path);
-      if (!text) return text.error();
-      if (!*text) continue;
-      Result<uint64_t> v = parse_intel_register(**text, reader.display(path));
-      if (!v) return v.error();
-      *field = *v;
+  const detail::IommuDriverModel& driver = detail::detect_driver(
+      detail::UnitDirectory{.name = name,
+                            .entries = entries ? std::move(*entries) : std::vector<std::string>{},
+                            .canonical = dir});
+  unit.driver = std::string(driver.name());
+  std::map<std::string_view, std::optional<std::string>> files;
+  for (const detail::UnitFact& fact : driver.facts()) {
+    if (fact.sysfs_file.empty()) continue;
+    const std::string path = join(dir, fact.sysfs_file);
+    auto file = files.find(fact.sysfs_file);
+    if (file == files.end()) {
+      IOVAMAP_ASSIGN_OR_RETURN(std::optional<std::string> text, read_optional(reader, path));
+      file = files.emplace(fact.sysfs_file, std::move(text)).first;
     }
-  } else if (unit.driver == IommuDriver::kAmd) {
-    std::string regs = join(*dir, "amd-iommu");
-    std::string cap_path = join(regs, "cap");
-    Result<std::optional<std::string>> cap = read_optional(reader, cap_path);
-    if (!cap) return cap.error();
-    if (*cap) {
-      Result<uint32_t> v = parse_amd_cap(**cap, reader.display(cap_path));
-      if (!v) return v.error();
-      unit.amd_cap = *v;
-    }
-    std::string features_path = join(regs, "features");
-    Result<std::optional<std::string>> features = read_optional(reader, features_path);
-    if (!features) return features.error();
-    if (*features) {
-      Result<AmdFeatures> f = parse_amd_features(**features, reader.display(features_path), kernel);
-      if (!f) return f.error();
-      unit.amd_efr = f->efr;
-      unit.amd_efr2 = f->efr2;
-    }
+    if (!file->second) continue;
+    IOVAMAP_ASSIGN_OR_RETURN(std::optional<uint64_t> value,
+                             fact.parse_sysfs(*file->second, reader.display(path), kernel));
+    if (value) detail::fact_store(unit, fact)[std::string(fact.key)] = *value;
   }
+  driver.apply_cmdline(cmdline, &unit);
   return unit;
 }
 
@@ -470,17 +325,16 @@ Result<Discovery> discover(SysfsReader& reader, std::string source) {
                            out.host.kernel.to_string() + " assumed");
   }
 
-  Result<std::optional<std::string>> cmdline = read_optional(reader, std::string(kCmdline));
-  if (!cmdline) return cmdline.error();
+  IOVAMAP_ASSIGN_OR_RETURN(const std::optional<std::string> cmdline_file,
+                           read_optional(reader, std::string(kCmdline)));
+  const std::string_view cmdline = cmdline_file ? std::string_view(*cmdline_file) : "";
 
   Result<std::vector<std::string>> units = reader.list_dir(kIommuClassDir);
   if (!units && units.error().code != ENOENT) return units.error();
   if (units) {
     for (const std::string& name : *units) {
-      Result<IommuUnit> unit = read_unit(reader, name, out.host.kernel);
-      if (!unit) return unit.error();
-      apply_cmdline(*cmdline, &*unit);
-      out.host.iommus.push_back(std::move(*unit));
+      IOVAMAP_ASSIGN_OR_RETURN(IommuUnit unit, read_unit(reader, name, out.host.kernel, cmdline));
+      out.host.iommus.push_back(std::move(unit));
     }
   }
 
@@ -491,14 +345,14 @@ Result<Discovery> discover(SysfsReader& reader, std::string source) {
     return s.error();
   if (!out.host.dma_entry_limit)
     out.host.dma_entry_limit =
-        cmdline_dma_entry_limit(*cmdline, reader.display(kCmdline), &out.warnings);
+        cmdline_dma_entry_limit(cmdline, reader.display(kCmdline), &out.warnings);
 
   // Unsafe interrupts: each module's parameter, else the command line's.
   for (auto [path, option, field] :
        {std::tuple{kType1Unsafe, kType1UnsafeOption, &out.host.type1_allow_unsafe_interrupts},
         std::tuple{kIommufdUnsafe, kIommufdUnsafeOption,
                    &out.host.iommufd_allow_unsafe_interrupts}}) {
-    Result<std::optional<bool>> v = read_bool_param(reader, path, option, *cmdline, &out.warnings);
+    Result<std::optional<bool>> v = read_bool_param(reader, path, option, cmdline, &out.warnings);
     if (!v) return v.error();
     *field = *v;
   }

@@ -41,9 +41,9 @@ TEST(Discovery, Intel39Snapshot) {
   EXPECT_EQ(h.kernel, (KernelVersion{6, 12}));
   ASSERT_EQ(h.iommus.size(), 1u);
   EXPECT_EQ(h.iommus[0].name, "dmar0");
-  EXPECT_EQ(h.iommus[0].driver, IommuDriver::kIntel);
-  EXPECT_EQ(h.iommus[0].intel_cap, uint64_t{0xd2008c22260206});
-  EXPECT_EQ(h.iommus[0].intel_ecap, uint64_t{0xf00f4a});
+  EXPECT_EQ(h.iommus[0].driver, "intel");
+  EXPECT_EQ(h.iommus[0].reg("cap"), uint64_t{0xd2008c22260206});
+  EXPECT_EQ(h.iommus[0].reg("ecap"), uint64_t{0xf00f4a});
   ASSERT_EQ(h.groups.size(), 9u);
   const Group* g6 = h.find_group(6);
   ASSERT_NE(g6, nullptr);
@@ -75,18 +75,18 @@ TEST(Discovery, AmdAndVirtioSnapshots) {
   Discovery amd = discover_dir(snapshot_root("6.12-amd"));
   ASSERT_EQ(amd.host.iommus.size(), 1u);
   EXPECT_EQ(amd.host.iommus[0].name, "ivhd0");
-  EXPECT_EQ(amd.host.iommus[0].driver, IommuDriver::kAmd);
-  EXPECT_EQ(amd.host.iommus[0].amd_cap, uint32_t{0x1f03000f});
-  EXPECT_EQ(amd.host.iommus[0].amd_efr, uint64_t{0x29d3});  // "29d3:0", the 6.5+ EFR:EFR2 form
-  EXPECT_EQ(amd.host.iommus[0].amd_efr2, uint64_t{0});
-  EXPECT_FALSE(amd.host.iommus[0].amd_v2_page_table);  // no amd_iommu= on the command line
+  EXPECT_EQ(amd.host.iommus[0].driver, "amd");
+  EXPECT_EQ(amd.host.iommus[0].reg("cap"), uint64_t{0x1f03000f});
+  EXPECT_EQ(amd.host.iommus[0].reg("efr"), uint64_t{0x29d3});  // "29d3:0", the 6.5+ EFR:EFR2 form
+  EXPECT_EQ(amd.host.iommus[0].reg("efr2"), uint64_t{0});
+  EXPECT_FALSE(amd.host.iommus[0].setting("pgtbl-v2"));  // no amd_iommu= on the command line
   EXPECT_EQ(amd.host.groups.size(), 9u);
   EXPECT_EQ(amd.host.groups[0].type, "DMA");
 
   Discovery virtio = discover_dir(snapshot_root("6.12-virtio"));
   ASSERT_EQ(virtio.host.iommus.size(), 1u);
   EXPECT_EQ(virtio.host.iommus[0].name, "0000:00:01.0");
-  EXPECT_EQ(virtio.host.iommus[0].driver, IommuDriver::kVirtio);
+  EXPECT_EQ(virtio.host.iommus[0].driver, "virtio");
   EXPECT_EQ(virtio.host.groups.size(), 7u);
   const Device* nic = find_device(virtio.host, "0000:01:00.0");
   ASSERT_NE(nic, nullptr);
@@ -126,7 +126,7 @@ TEST(Discovery, LinkFileCopyReadsLikeTheOriginal) {
       EXPECT_EQ(ga.devices[j].dma_mask_bits, gb.devices[j].dma_mask_bits);
     }
   }
-  EXPECT_EQ(a.host.iommus[0].intel_cap, b.host.iommus[0].intel_cap);
+  EXPECT_EQ(a.host.iommus[0].registers, b.host.iommus[0].registers);
 }
 
 TEST(Discovery, EmptyRootIsAHostWithoutGroups) {
@@ -194,10 +194,10 @@ TEST(Discovery, CommandLineSettingsOfTheUnits) {
   Result<Discovery> d = discover(f, "fake");
   ASSERT_TRUE(d) << d.error().message;
   ASSERT_EQ(d->host.iommus.size(), 2u);
-  EXPECT_EQ(d->host.iommus[0].intel_scalable_mode, false);
-  EXPECT_FALSE(d->host.iommus[0].amd_v2_page_table);
-  EXPECT_EQ(d->host.iommus[1].amd_v2_page_table, true);
-  EXPECT_FALSE(d->host.iommus[1].intel_scalable_mode);
+  EXPECT_EQ(d->host.iommus[0].setting("scalable-mode"), 0u);
+  EXPECT_FALSE(d->host.iommus[0].setting("pgtbl-v2"));
+  EXPECT_EQ(d->host.iommus[1].setting("pgtbl-v2"), 1u);
+  EXPECT_FALSE(d->host.iommus[1].setting("scalable-mode"));
   f.add_file("sys/devices/virtual/iommu/dmar0/intel-iommu/cap", "0xd2008c22260206\n");
   Result<Discovery> bad = discover(f, "fake");
   ASSERT_FALSE(bad);

@@ -22,25 +22,23 @@ std::string KernelVersion::to_string() const {
   return std::to_string(major) + "." + std::to_string(minor);
 }
 
-std::string_view driver_name(IommuDriver driver) {
-  switch (driver) {
-    case IommuDriver::kIntel: return "intel";
-    case IommuDriver::kAmd: return "amd";
-    case IommuDriver::kArmSmmuV3: return "arm-smmu-v3";
-    case IommuDriver::kArmSmmu: return "arm-smmu";
-    case IommuDriver::kVirtio: return "virtio";
-    case IommuDriver::kGeneric: return "generic";
-  }
-  return "generic";
+namespace {
+
+std::optional<uint64_t> lookup(const std::map<std::string, uint64_t, std::less<>>& store,
+                               std::string_view key) {
+  auto it = store.find(key);
+  if (it == store.end()) return std::nullopt;
+  return it->second;
 }
 
-Result<IommuDriver> parse_driver_name(std::string_view name) {
-  for (IommuDriver d : {IommuDriver::kIntel, IommuDriver::kAmd, IommuDriver::kArmSmmuV3,
-                        IommuDriver::kArmSmmu, IommuDriver::kVirtio, IommuDriver::kGeneric}) {
-    if (name == driver_name(d)) return d;
-  }
-  return make_error(EINVAL, "unknown IOMMU driver '" + std::string(name) +
-                                "' (intel, amd, arm-smmu-v3, arm-smmu, virtio, generic)");
+}  // namespace
+
+std::optional<uint64_t> IommuUnit::reg(std::string_view key) const {
+  return lookup(registers, key);
+}
+
+std::optional<uint64_t> IommuUnit::setting(std::string_view key) const {
+  return lookup(settings, key);
 }
 
 const Group* Host::find_group(uint32_t id) const {

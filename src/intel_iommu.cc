@@ -1,11 +1,14 @@
-// The Intel VT-d half of the driver model (see iommu_driver.h and docs/kernel-rules.md).
+// The Intel VT-d driver (drivers/iommu/intel/): how discovery recognises its units, the
+// registers it reads (cap, ecap) and the setting it takes from the command line
+// (intel_iommu=sm_on|sm_off), its reserved regions, and the paging domain VFIO gets. See
+// iommu_driver_registry.h for the shape and docs/kernel-rules.md ("Intel VT-d") for the rules.
 // Kernel: drivers/iommu/intel/iommu.c, iommu.h and dmar.c in 5.10, 6.1, 6.12 and mainline.
 
 #include <algorithm>
 #include <bit>
 #include <string>
 
-#include "iommu_driver_impl.h"
+#include "iommu_driver_registry.h"
 
 namespace iovamap {
 namespace {
@@ -133,6 +136,46 @@ Result<uint64_t> parse_intel_register(std::string_view text, const std::string& 
 namespace detail {
 namespace {
 
+// The unit's facts (IommuUnit::registers / ::settings keys).
+constexpr std::string_view kCap = "cap";
+constexpr std::string_view kEcap = "ecap";
+constexpr std::string_view kScalableMode = "scalable-mode";
+
+Result<std::optional<uint64_t>> parse_register_file(std::string_view text,
+                                                    const std::string& file_name,
+                                                    KernelVersion /*kernel*/) {
+  IOVAMAP_ASSIGN_OR_RETURN(uint64_t value, parse_intel_register(text, file_name));
+  return std::optional<uint64_t>(value);
+}
+
+// intel_iommu_setup (drivers/iommu/intel/iommu.c): sm_on and sm_off set intel_iommu_sm.
+constexpr CmdlineChoice kScalableModeChoices[] = {{"sm_on", 1}, {"sm_off", 0}};
+
+constexpr UnitFact kFacts[] = {
+    {.store = FactStore::kRegister,
+     .key = kCap,
+     .topology_key = "intel-cap",
+     .meaning = "the VT-d capability register (MGAW, SAGAW, super pages); without it the "
+                "aperture and page sizes are unknown",
+     .sysfs_file = "intel-iommu/cap",
+     .parse_sysfs = parse_register_file},
+    {.store = FactStore::kRegister,
+     .key = kEcap,
+     .topology_key = "intel-ecap",
+     .meaning = "the VT-d extended capability register (scalable mode, first- and second-stage "
+                "support); unknown: the legacy second-stage answer",
+     .sysfs_file = "intel-iommu/ecap",
+     .parse_sysfs = parse_register_file},
+    {.store = FactStore::kSetting,
+     .key = kScalableMode,
+     .topology_key = "intel-scalable-mode",
+     .type = FactType::kBool,
+     .meaning = "the kernel's scalable-mode setting (intel_iommu_sm); default on, as Debian "
+                "builds it (CONFIG_INTEL_IOMMU_SCALABLE_MODE_DEFAULT_ON)",
+     .cmdline_param = "intel_iommu",
+     .cmdline_choices = kScalableModeChoices},
+};
+
 // IS_USB_DEVICE / IS_GFX_DEVICE in intel/iommu.c: PCI class 0x0c03xx or base class 0x03.
 bool rmrr_is_relaxable(const Device& device) {
   return device.is_pci && ((device.class_code >> 8) == 0x0c03 || (device.class_code >> 16) == 0x03);
@@ -144,56 +187,74 @@ bool is_isa_bridge(const Device& device) {
 }
 
 Result<IntelPagingDomain> unit_domain(const IommuUnit& unit, KernelVersion kernel) {
-  if (!unit.intel_cap) {
+  const std::optional<uint64_t> cap = unit.reg(kCap);
+  if (!cap) {
     return make_error(ENODATA, "intel unit " + unit.name +
                                    ": no cap register (intel-iommu/cap) to derive the paging "
                                    "domain from; declare address_bits or aperture");
   }
   // No ecap: no scalable-mode facts, so the legacy (second-stage) answer.
-  Result<IntelPagingDomain> d =
-      intel_paging_domain(*unit.intel_cap, unit.intel_ecap.value_or(0),
-                          unit.intel_scalable_mode.value_or(true), kernel);
+  Result<IntelPagingDomain> d = intel_paging_domain(
+      *cap, unit.reg(kEcap).value_or(0), unit.setting(kScalableMode).value_or(1) != 0, kernel);
   if (!d) return d.error().with_context("intel unit " + unit.name);
   return d;
 }
 
+class IntelIommu final : public IommuDriverModel {
+ public:
+  std::string_view name() const override { return "intel"; }
+
+  // The driver registers each unit with its "intel-iommu" attribute group (intel_iommu_groups
+  // in drivers/iommu/intel/iommu.c), so the unit's directory holds an intel-iommu/ directory.
+  bool detects(const UnitDirectory& unit) const override { return unit.has("intel-iommu"); }
+  UnitDirectory example_directory() const override {
+    return {.name = "dmar0",
+            .entries = {"devices", "intel-iommu", "power", "subsystem", "uevent"},
+            .canonical = "sys/devices/virtual/iommu/dmar0"};
+  }
+
+  std::span<const UnitFact> facts() const override { return kFacts; }
+  DriverTraits traits() const override { return {}; }
+
+  // intel_iommu_get_resv_regions (same order in 5.10, 6.1, 6.12, mainline): every RMRR whose
+  // device scope holds the device or a bridge above it, typed by device_rmrr_is_relaxable; with
+  // CONFIG_INTEL_IOMMU_FLOPPY_WA (def_bool y on x86) [0, 16 MiB) for an ISA bridge; then the
+  // IOAPIC window as MSI.
+  std::vector<ReservedRegion> device_regions(const IommuUnit& /*unit*/, const Device& device,
+                                             KernelVersion /*kernel*/) const override {
+    std::vector<ReservedRegion> out;
+    const RegionType rmrr_type =
+        rmrr_is_relaxable(device) ? RegionType::kDirectRelaxable : RegionType::kDirect;
+    for (const ReservedRegion& rmrr : device.firmware_regions)
+      out.push_back(firmware_region(rmrr, rmrr_type, "RMRR"));
+    if (is_isa_bridge(device)) {
+      out.push_back(driver_region(Range{0, 0xffffff}, RegionType::kDirectRelaxable,
+                                  "intel-iommu floppy workaround (ISA bridge)"));
+    }
+    out.push_back(driver_region(kX86MsiWindow, RegionType::kMsi, "intel-iommu IOAPIC/MSI window"));
+    return out;
+  }
+
+  Result<Aperture> paging_aperture(const IommuUnit& unit, KernelVersion kernel) const override {
+    IOVAMAP_ASSIGN_OR_RETURN(IntelPagingDomain d, unit_domain(unit, kernel));
+    const IntelCap c = decode_intel_cap(*unit.reg(kCap));
+    std::string detail = unit.name + ": cap MGAW " + std::to_string(c.mgaw) + " bits, agaw " +
+                         std::to_string(30 + 9 * d.agaw) + " (" + stage_name(d.first_stage) + ")";
+    if (!unit.reg(kEcap)) detail += ", ecap unknown";
+    return Aperture{d.aperture, true, Provenance{Origin::kAperture, detail}};
+  }
+
+  Result<uint64_t> page_sizes(const IommuUnit& unit, KernelVersion kernel) const override {
+    IOVAMAP_ASSIGN_OR_RETURN(IntelPagingDomain d, unit_domain(unit, kernel));
+    return d.page_sizes;
+  }
+};
+
 }  // namespace
 
-// intel_iommu_get_resv_regions (same order in 5.10, 6.1, 6.12, mainline): every RMRR whose
-// device scope holds the device or a bridge above it, typed by device_rmrr_is_relaxable; with
-// CONFIG_INTEL_IOMMU_FLOPPY_WA (def_bool y on x86) [0, 16 MiB) for an ISA bridge; then the
-// IOAPIC window as MSI.
-std::vector<ReservedRegion> intel_device_regions(const IommuUnit& unit, const Device& device,
-                                                 KernelVersion kernel) {
-  (void)unit;
-  (void)kernel;
-  std::vector<ReservedRegion> out;
-  const RegionType rmrr_type =
-      rmrr_is_relaxable(device) ? RegionType::kDirectRelaxable : RegionType::kDirect;
-  for (const ReservedRegion& rmrr : device.firmware_regions)
-    out.push_back(firmware_region(rmrr, rmrr_type, "RMRR"));
-  if (is_isa_bridge(device)) {
-    out.push_back(driver_region(Range{0, 0xffffff}, RegionType::kDirectRelaxable,
-                                "intel-iommu floppy workaround (ISA bridge)"));
-  }
-  out.push_back(driver_region(kX86MsiWindow, RegionType::kMsi, "intel-iommu IOAPIC/MSI window"));
-  return out;
-}
-
-Result<Aperture> intel_paging_aperture(const IommuUnit& unit, KernelVersion kernel) {
-  Result<IntelPagingDomain> d = unit_domain(unit, kernel);
-  if (!d) return d.error();
-  const IntelCap c = decode_intel_cap(*unit.intel_cap);
-  std::string detail = unit.name + ": cap MGAW " + std::to_string(c.mgaw) + " bits, agaw " +
-                       std::to_string(30 + 9 * d->agaw) + " (" + stage_name(d->first_stage) + ")";
-  if (!unit.intel_ecap) detail += ", ecap unknown";
-  return Aperture{d->aperture, true, Provenance{Origin::kAperture, detail}};
-}
-
-Result<uint64_t> intel_page_sizes(const IommuUnit& unit, KernelVersion kernel) {
-  Result<IntelPagingDomain> d = unit_domain(unit, kernel);
-  if (!d) return d.error();
-  return d->page_sizes;
+const IommuDriverModel& intel_iommu() {
+  static const IntelIommu model;
+  return model;
 }
 
 }  // namespace detail

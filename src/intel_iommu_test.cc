@@ -188,24 +188,24 @@ TEST(IntelPageSizes, PerVersionAndSuperPageRules) {
 }
 
 TEST(IntelUnit, ApertureAndPageSizesNeedCap) {
-  IommuUnit unit{.name = "dmar3", .driver = IommuDriver::kIntel};
+  IommuUnit unit{.name = "dmar3", .driver = "intel"};
   Result<Aperture> ap = paging_aperture(unit, k612);
   ASSERT_FALSE(ap);
   EXPECT_EQ(ap.error().code, ENODATA);
   EXPECT_NE(ap.error().message.find("dmar3"), std::string::npos);
   EXPECT_EQ(page_sizes(unit, k612).error().code, ENODATA);
   // Without ecap: the legacy answer, said so.
-  unit.intel_cap = make_cap(48, 0b0110, 0b11);
+  unit.registers["cap"] = make_cap(48, 0b0110, 0b11);
   EXPECT_EQ(paging_aperture(unit, k612)->range, (Range{0, 0xffffffffffff}));
   EXPECT_NE(paging_aperture(unit, k612)->provenance.detail.find("ecap unknown"), std::string::npos);
   // intel_iommu=sm_off is honoured through the unit's setting.
-  unit.intel_ecap = kSmts | kFlts;
+  unit.registers["ecap"] = kSmts | kFlts;
   EXPECT_EQ(paging_aperture(unit, k612)->range, (Range{0, 0x7fffffffffff}));
-  unit.intel_scalable_mode = false;
+  unit.settings["scalable-mode"] = 0;
   EXPECT_EQ(paging_aperture(unit, k612)->range, (Range{0, 0xffffffffffff}));
   // A unit the kernel ignores.
-  unit.intel_cap = make_cap(48, 0);
-  unit.intel_ecap = 0;
+  unit.registers["cap"] = make_cap(48, 0);
+  unit.registers["ecap"] = 0;
   EXPECT_EQ(paging_aperture(unit, k612).error().code, ENODEV);
 }
 
@@ -217,7 +217,7 @@ Device pci(uint32_t class_code, bool is_pci = true) {
   return d;
 }
 
-const IommuUnit kDmar0{.name = "dmar0", .driver = IommuDriver::kIntel};
+const IommuUnit kDmar0{.name = "dmar0", .driver = "intel"};
 
 std::vector<RegionType> types_of(const std::vector<ReservedRegion>& regions) {
   std::vector<RegionType> out;

@@ -73,15 +73,15 @@ std::vector<Device> e1000e_group() {
 IommuUnit intel_unit_from(const std::string& dir) {
   IommuUnit unit;
   unit.name = "dmar0";
-  unit.driver = IommuDriver::kIntel;
-  unit.intel_cap = *parse_intel_register(read_data(dir + "/cap"), dir + "/cap");
-  unit.intel_ecap = *parse_intel_register(read_data(dir + "/ecap"), dir + "/ecap");
+  unit.driver = "intel";
+  unit.registers["cap"] = *parse_intel_register(read_data(dir + "/cap"), dir + "/cap");
+  unit.registers["ecap"] = *parse_intel_register(read_data(dir + "/ecap"), dir + "/ecap");
   return unit;
 }
 
 TEST(DriverGolden, Intel39On612) {
   const IommuUnit unit = intel_unit_from("6.12-intel39");
-  EXPECT_EQ(*unit.intel_cap, 0xd2008c22260206u);
+  EXPECT_EQ(*unit.reg("cap"), 0xd2008c22260206u);
   Result<Aperture> ap = paging_aperture(unit, k612);
   ASSERT_TRUE(ap) << ap.error().message;
   EXPECT_EQ(ap->range, (Range{0, 0x7fffffffff}));
@@ -125,21 +125,21 @@ TEST(DriverGolden, IntelOn61SameAnswers) {
 IommuUnit amd_unit_from(const std::string& dir, KernelVersion kernel) {
   IommuUnit unit;
   unit.name = "ivhd0";
-  unit.driver = IommuDriver::kAmd;
-  unit.amd_cap = *parse_amd_cap(read_data(dir + "/cap"), dir + "/cap");
+  unit.driver = "amd";
+  unit.registers["cap"] = *parse_amd_cap(read_data(dir + "/cap"), dir + "/cap");
   Result<AmdFeatures> f =
       parse_amd_features(read_data(dir + "/features"), dir + "/features", kernel);
   EXPECT_TRUE(f) << f.error().message;
-  unit.amd_efr = f->efr;
-  unit.amd_efr2 = f->efr2;
+  unit.registers["efr"] = f->efr;
+  if (f->efr2) unit.registers["efr2"] = *f->efr2;
   return unit;
 }
 
 TEST(DriverGolden, AmdOn612) {
   const IommuUnit unit = amd_unit_from("6.12-amd", k612);
-  EXPECT_EQ(*unit.amd_cap, 0x1f03000fu);
-  EXPECT_EQ(*unit.amd_efr, 0x29d3u);  // "29d3:0" is EFR:EFR2 on 6.12
-  EXPECT_EQ(*unit.amd_efr2, 0u);
+  EXPECT_EQ(*unit.reg("cap"), 0x1f03000fu);
+  EXPECT_EQ(*unit.reg("efr"), 0x29d3u);  // "29d3:0" is EFR:EFR2 on 6.12
+  EXPECT_EQ(*unit.reg("efr2"), 0u);
   Result<Aperture> ap = paging_aperture(unit, k612);
   ASSERT_TRUE(ap) << ap.error().message;
   EXPECT_EQ(ap->range, Range::all());
@@ -164,7 +164,7 @@ TEST(DriverGolden, AmdOn61) {
 TEST(DriverGolden, VirtioOn612) {
   // QEMU's virtio-iommu reports the x86 MSI window in its PROBE answer, so the driver adds no
   // SW_MSI window; input_range and page_size_mask come from the device (declared here).
-  IommuUnit unit{.name = "0000:00:01.0", .driver = IommuDriver::kVirtio};
+  IommuUnit unit{.name = "0000:00:01.0", .driver = "virtio"};
   Device e1000e = pci("0000:01:00.0", 0x020000);
   e1000e.firmware_regions.push_back(
       ReservedRegion::make(Range{0xfee00000, 0xfeefffff}, RegionType::kMsi));
@@ -196,8 +196,8 @@ TEST(DriverGolden, IntelAndAmdOn61) {
               read_data(std::string(dir) + "/reserved_regions.isa"));
   }
   const IommuUnit amd = amd_unit_from("6.1-amd", k61);
-  EXPECT_EQ(*amd.amd_efr, 0x29d3u);
-  EXPECT_EQ(*amd.amd_efr2, 0u);
+  EXPECT_EQ(*amd.reg("efr"), 0x29d3u);
+  EXPECT_EQ(*amd.reg("efr2"), 0u);
   Result<Aperture> ap = paging_aperture(amd, k61);
   ASSERT_TRUE(ap) << ap.error().message;
   const auto e1000e = group_regions(amd, e1000e_group(), k61);
@@ -219,8 +219,8 @@ TEST(DriverGolden, SmmuV3On61And612) {
   for (const Case& c : {Case{"6.1-smmuv3dt", k61, 48}, Case{"6.12-smmuv3acpi", k612, 52}}) {
     SCOPED_TRACE(c.dir);
     for (bool declared : {false, true}) {
-      IommuUnit unit{.name = "smmu3.0x0000000009050000", .driver = IommuDriver::kArmSmmuV3};
-      if (declared) unit.cpu_va_bits = c.cpu_va_bits;
+      IommuUnit unit{.name = "smmu3.0x0000000009050000", .driver = "arm-smmu-v3"};
+      if (declared) unit.settings["cpu-va-bits"] = c.cpu_va_bits;
       Result<Aperture> ap = paging_aperture(unit, c.kernel);
       ASSERT_TRUE(ap) << ap.error().message;
       const auto regions = group_regions(unit, {pci("0000:01:00.0", 0x020000)}, c.kernel);
@@ -245,7 +245,7 @@ std::vector<Range> ranges_of(const std::vector<ReservedRegion>& regions) {
 }
 
 TEST(VirtioRegions, ProbeOrderSortedFrom517ReversedBefore) {
-  const IommuUnit unit{.name = "viommu", .driver = IommuDriver::kVirtio};
+  const IommuUnit unit{.name = "viommu", .driver = "virtio"};
   Device d = pci("0000:00:02.0", 0x020000);
   // Two regions start at 0x1000, the MSI one probed first: equal starts keep probe order
   // (viommu_add_resv_mem inserts before the first later start), whatever their types.
@@ -264,7 +264,7 @@ TEST(VirtioRegions, ProbeOrderSortedFrom517ReversedBefore) {
 }
 
 TEST(VirtioRegions, SwMsiOnlyWhenNoMsiWasProbed) {
-  const IommuUnit unit{.name = "viommu", .driver = IommuDriver::kVirtio};
+  const IommuUnit unit{.name = "viommu", .driver = "virtio"};
   Device d = pci("0000:00:02.0", 0x020000);
   // Nothing probed: SW_MSI alone (the arm64 virtio-iommu case).
   auto regions = device_regions(unit, d, k612);
@@ -288,7 +288,7 @@ TEST(VirtioRegions, SwMsiOnlyWhenNoMsiWasProbed) {
 }
 
 TEST(ArmRegions, SwMsiFirstThenFirmwareAsTyped) {
-  for (IommuDriver driver : {IommuDriver::kArmSmmuV3, IommuDriver::kArmSmmu}) {
+  for (const char* driver : {"arm-smmu-v3", "arm-smmu"}) {
     const IommuUnit unit{.name = "smmu", .driver = driver};
     Device d = pci("0000:00:02.0", 0x020000);
     d.firmware_regions = {fw(0x80000000, 0x800fffff, RegionType::kDirect),
@@ -304,37 +304,37 @@ TEST(ArmRegions, SwMsiFirstThenFirmwareAsTyped) {
 }
 
 TEST(ArmAperture, SmmuV3Stage1InputBits) {
-  IommuUnit unit{.name = "smmu3.0x0000000009050000", .driver = IommuDriver::kArmSmmuV3};
+  IommuUnit unit{.name = "smmu3.0x0000000009050000", .driver = "arm-smmu-v3"};
   // Nothing known: 48 bits (no VAX, VA_BITS >= 48), said so.
   Result<Aperture> ap = paging_aperture(unit, k612);
   ASSERT_TRUE(ap);
   EXPECT_EQ(ap->range, (Range{0, 0xffffffffffff}));
   EXPECT_NE(ap->provenance.detail.find("defaults assumed"), std::string::npos);
   // VAX with 52-bit VA: still 48 with the 4 KiB granule (io-pgtable cap).
-  unit.smmu_va_bits = 52;
-  unit.cpu_va_bits = 52;
+  unit.settings["smmu-va-bits"] = 52;
+  unit.settings["cpu-va-bits"] = 52;
   EXPECT_EQ(paging_aperture(unit, k612)->range, (Range{0, 0xffffffffffff}));
   // A 39-bit VA kernel caps stage 1.
-  unit.cpu_va_bits = 39;
+  unit.settings["cpu-va-bits"] = 39;
   EXPECT_EQ(paging_aperture(unit, k612)->range, (Range{0, 0x7fffffffff}));
-  unit.cpu_va_bits = 0;
+  unit.settings["cpu-va-bits"] = 0;
   EXPECT_EQ(paging_aperture(unit, k612).error().code, EINVAL);
 }
 
 TEST(ArmAperture, SmmuV2NeedsVaSizeAndTtbr1MovesTheAperture) {
-  IommuUnit unit{.name = "arm-smmu.0", .driver = IommuDriver::kArmSmmu};
+  IommuUnit unit{.name = "arm-smmu.0", .driver = "arm-smmu"};
   EXPECT_EQ(paging_aperture(unit, k612).error().code, ENODATA);
-  unit.smmu_va_bits = 48;
+  unit.settings["smmu-va-bits"] = 48;
   EXPECT_EQ(paging_aperture(unit, k612)->range, (Range{0, 0xffffffffffff}));
   // The Adreno TTBR1 quirk: the upper half, aperture_start = ~0 << ias.
-  unit.smmu_ttbr1 = true;
+  unit.settings["ttbr1"] = 1;
   EXPECT_EQ(paging_aperture(unit, k612)->range, (Range{0xffff000000000000, kMaxAddress}));
-  unit.smmu_va_bits = 36;
+  unit.settings["smmu-va-bits"] = 36;
   EXPECT_EQ(paging_aperture(unit, k612)->range, (Range{0xfffffff000000000, kMaxAddress}));
 }
 
 TEST(GenericDriver, FirmwareRegionsOnlyAndNothingDerived) {
-  const IommuUnit unit{.name = "x", .driver = IommuDriver::kGeneric};
+  const IommuUnit unit{.name = "x", .driver = "generic"};
   Device d = pci("0000:00:02.0", 0x020000);
   EXPECT_TRUE(device_regions(unit, d, k612).empty());
   d.firmware_regions = {fw(0, 0xfff, RegionType::kReserved)};
@@ -344,7 +344,7 @@ TEST(GenericDriver, FirmwareRegionsOnlyAndNothingDerived) {
 }
 
 TEST(DeclaredValues, WinOverDerivation) {
-  IommuUnit unit{.name = "dmar0", .driver = IommuDriver::kIntel, .intel_cap = 0xd2008c22260206};
+  IommuUnit unit{.name = "dmar0", .driver = "intel", .registers = {{"cap", 0xd2008c22260206}}};
   unit.address_bits = 64;
   EXPECT_EQ(paging_aperture(unit, k612)->range, Range::all());
   unit.address_bits = 1;

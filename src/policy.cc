@@ -50,7 +50,7 @@ Result<const IommuUnit*> unit_of(const Host& host, const Group& group, const Dev
 
 // A generic unit for devices whose IOMMU is not known: no driver windows.
 const IommuUnit& unknown_unit() {
-  static const IommuUnit unit{.name = "unknown", .driver = IommuDriver::kGeneric};
+  static const IommuUnit unit{.name = "unknown", .driver = "generic"};
   return unit;
 }
 
@@ -180,7 +180,7 @@ std::vector<ObservedNote> explain_observed_regions(Host& host) {
     // A virtio-iommu answers PROBE per endpoint, the same way for each: every device gets the
     // regions. Elsewhere the first device carries them (one copy merges as the kernel's did).
     const IommuUnit* unit = host.iommu_of(group);
-    bool per_endpoint = unit && unit->driver == IommuDriver::kVirtio;
+    bool per_endpoint = unit && driver_traits(*unit).regions_probed_per_endpoint;
     for (Device& device : group.devices) {
       for (const ReservedRegion& r : unexplained) {
         ReservedRegion copy = r;

@@ -12,8 +12,7 @@ namespace {
 Host intel_host(unsigned bits, KernelVersion kernel = {6, 12}) {
   Host host;
   host.kernel = kernel;
-  host.iommus.push_back(
-      IommuUnit{.name = "dmar0", .driver = IommuDriver::kIntel, .address_bits = bits});
+  host.iommus.push_back(IommuUnit{.name = "dmar0", .driver = "intel", .address_bits = bits});
   return host;
 }
 
@@ -77,7 +76,7 @@ TEST(Policy, RfcAddsNoApertureRegionsWithoutADomain) {
 TEST(Policy, RfcWithUnreadableGeometryReturnsNothing) {
   Host host;
   host.kernel = {6, 12};
-  host.iommus.push_back(IommuUnit{.name = "dmar0", .driver = IommuDriver::kIntel});  // no cap
+  host.iommus.push_back(IommuUnit{.name = "dmar0", .driver = "intel"});  // no cap
   host.groups.push_back(
       Group{.id = 7, .type = "DMA", .devices = {nic("0000:01:00.0", "vfio-pci", 32)}});
   EXPECT_EQ(sysfs(host, 7, Policy::kRfc), "");

@@ -23,9 +23,12 @@ std::string snapshot_root(const std::string& name) {
 // Every host field discovery fills, as text, for comparisons.
 std::string describe(const Host& h) {
   std::string out = h.kernel.to_string() + "\n";
-  for (const IommuUnit& u : h.iommus)
-    out += u.name + " " + std::string(driver_name(u.driver)) + " " + hex(u.intel_cap.value_or(0)) +
-           " " + hex(u.intel_ecap.value_or(0)) + " " + hex(u.amd_cap.value_or(0)) + "\n";
+  for (const IommuUnit& u : h.iommus) {
+    out += u.name + " " + std::string(driver_name(u.driver));
+    for (const auto& [key, value] : u.registers) out += " " + key + "=" + hex(value);
+    for (const auto& [key, value] : u.settings) out += " " + key + "=" + hex(value);
+    out += "\n";
+  }
   for (const Group& g : h.groups) {
     out += "group " + std::to_string(g.id) + " " + g.type + "\n";
     if (g.observed_regions) out += to_sysfs(*g.observed_regions);

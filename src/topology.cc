@@ -6,6 +6,7 @@
 #include <map>
 #include <set>
 
+#include "iommu_driver_registry.h"
 #include "iovamap/discovery.h"
 #include "iovamap/quantity.h"
 
@@ -262,67 +263,95 @@ Result<Device> get_device(const Ctx& ctx, const toml::node& node, const std::str
   return dev;
 }
 
+// A driver fact's value as its type says a topology writes it.
+Result<uint64_t> get_fact(const Ctx& ctx, const toml::node& node, const detail::UnitFact& fact) {
+  const std::string key(fact.topology_key);
+  switch (fact.type) {
+    case detail::FactType::kBool: {
+      IOVAMAP_ASSIGN_OR_RETURN(bool v, get_bool(ctx, node, key));
+      return v ? 1 : 0;
+    }
+    case detail::FactType::kBits: {
+      IOVAMAP_ASSIGN_OR_RETURN(unsigned v, get_bits(ctx, node, key));
+      return v;
+    }
+    case detail::FactType::kNumber:
+      break;
+  }
+  return get_u64(ctx, node, key, fact.max);
+}
+
+// "intel-cap, intel-ecap, ...": the topology keys of `driver`'s facts.
+std::string fact_keys(const detail::IommuDriverModel& driver) {
+  std::string out;
+  for (const detail::UnitFact& f : driver.facts())
+    out += (out.empty() ? "" : ", ") + std::string(f.topology_key);
+  return out.empty() ? "none" : out;
+}
+
 Result<IommuUnit> get_iommu(const Ctx& ctx, const toml::node& node) {
   const toml::table* t = node.as_table();
   if (t == nullptr) return ctx.at(node, "[[iommu]] must be a table");
   IommuUnit unit;
-  bool has_driver = false;
-  auto reg64 = [&](std::optional<uint64_t>* out, std::string_view key) {
-    return [&ctx, out, key](const toml::node& n) -> Status {
-      Result<uint64_t> v = get_u64(ctx, n, key);
-      if (!v) return v.error();
-      *out = *v;
+  // The driver first, wherever it stands in the table: it decides which keys the unit takes.
+  const toml::node* driver_node = t->get("driver");
+  if (driver_node == nullptr) return ctx.at(*t, "[[iommu]] needs 'driver'");
+  IOVAMAP_ASSIGN_OR_RETURN(std::string driver_text, get_string(ctx, *driver_node, "driver"));
+  Result<std::string> known = parse_driver_name(driver_text);
+  if (!known) return ctx.at(*driver_node, known.error().message);
+  unit.driver = *known;
+  const detail::IommuDriverModel& driver = *detail::find_driver(unit.driver);
+
+  std::map<std::string, Handler, std::less<>> handlers = {
+      {"name",
+       [&](const toml::node& n) -> Status {
+         IOVAMAP_ASSIGN_OR_RETURN(std::string v, get_string(ctx, n, "name"));
+         if (v.empty()) return ctx.at(n, "IOMMU name is empty");
+         unit.name = v;
+         return {};
+       }},
+      {"driver", [](const toml::node&) -> Status { return {}; }},
+      {"address-bits",
+       [&](const toml::node& n) -> Status {
+         IOVAMAP_ASSIGN_OR_RETURN(unit.address_bits, get_bits(ctx, n, "address-bits"));
+         return {};
+       }},
+      {"aperture",
+       [&](const toml::node& n) -> Status {
+         IOVAMAP_ASSIGN_OR_RETURN(unit.aperture, get_pair_range(ctx, n, "aperture"));
+         return {};
+       }},
+      {"page-sizes", [&](const toml::node& n) -> Status {
+         IOVAMAP_ASSIGN_OR_RETURN(unit.page_sizes, get_u64(ctx, n, "page-sizes"));
+         return {};
+       }}};
+  // The driver's own keys (docs/topology.md lists every driver's).
+  for (const detail::UnitFact& fact : driver.facts()) {
+    handlers[std::string(fact.topology_key)] = [&ctx, &unit, &fact](const toml::node& n) -> Status {
+      IOVAMAP_ASSIGN_OR_RETURN(uint64_t v, get_fact(ctx, n, fact));
+      detail::fact_store(unit, fact)[std::string(fact.key)] = v;
       return {};
     };
-  };
-  Status s = each_key(ctx, *t, "[[iommu]]",
-                      {{"name",
-                        [&](const toml::node& n) -> Status {
-                          Result<std::string> v = get_string(ctx, n, "name");
-                          if (!v) return v.error();
-                          if (v->empty()) return ctx.at(n, "IOMMU name is empty");
-                          unit.name = *v;
-                          return {};
-                        }},
-                       {"driver",
-                        [&](const toml::node& n) -> Status {
-                          Result<std::string> v = get_string(ctx, n, "driver");
-                          if (!v) return v.error();
-                          Result<IommuDriver> d = parse_driver_name(*v);
-                          if (!d) return ctx.at(n, d.error().message);
-                          unit.driver = *d;
-                          has_driver = true;
-                          return {};
-                        }},
-                       {"address-bits",
-                        [&](const toml::node& n) -> Status {
-                          Result<unsigned> v = get_bits(ctx, n, "address-bits");
-                          if (!v) return v.error();
-                          unit.address_bits = *v;
-                          return {};
-                        }},
-                       {"aperture",
-                        [&](const toml::node& n) -> Status {
-                          Result<Range> v = get_pair_range(ctx, n, "aperture");
-                          if (!v) return v.error();
-                          unit.aperture = *v;
-                          return {};
-                        }},
-                       {"page-sizes", reg64(&unit.page_sizes, "page-sizes")},
-                       {"intel-cap", reg64(&unit.intel_cap, "intel-cap")},
-                       {"intel-ecap", reg64(&unit.intel_ecap, "intel-ecap")},
-                       {"amd-efr", reg64(&unit.amd_efr, "amd-efr")},
-                       {"amd-efr2", reg64(&unit.amd_efr2, "amd-efr2")},
-                       {"amd-cap",
-                        [&](const toml::node& n) -> Status {
-                          Result<uint64_t> v = get_u64(ctx, n, "amd-cap", 0xffffffff);
-                          if (!v) return v.error();
-                          unit.amd_cap = static_cast<uint32_t>(*v);
-                          return {};
-                        }}},
-                      {"name", "driver"});
-  if (!s) return s.error();
-  (void)has_driver;
+  }
+  // A key of another driver is a unit given the wrong driver, or a key given the wrong unit.
+  for (auto&& [key, n] : *t) {
+    if (handlers.count(key.str())) continue;
+    std::string owners;
+    for (const detail::IommuDriverModel* other : detail::iommu_drivers()) {
+      for (const detail::UnitFact& f : other->facts()) {
+        if (f.topology_key == key.str()) {
+          owners += (owners.empty() ? "" : ", ") + std::string(other->name());
+          break;
+        }
+      }
+    }
+    if (!owners.empty()) {
+      return ctx.at(n, "'" + std::string(key.str()) + "' is a key of " + owners +
+                           " units, and this unit's driver is " + unit.driver + " (" + unit.driver +
+                           " keys: " + fact_keys(driver) + ")");
+    }
+  }
+  IOVAMAP_RETURN_IF_ERROR(each_key(ctx, *t, "[[iommu]]", handlers, {"name", "driver"}));
   if (unit.address_bits && unit.aperture)
     return ctx.at(node, "give either 'address-bits' or 'aperture', not both");
   if (unit.page_sizes && *unit.page_sizes == 0)

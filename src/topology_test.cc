@@ -8,6 +8,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "iovamap/iommu_driver.h"
 #include "iovamap/msi.h"
 
 namespace iovamap {
@@ -39,7 +40,7 @@ regions = [ { first = "0x0", last = "0xffffff", type = "direct" } ]  # firmware 
   EXPECT_EQ(h->kernel, (KernelVersion{6, 12}));
   EXPECT_EQ(h->source, "topology t.toml");
   ASSERT_EQ(h->iommus.size(), 1u);
-  EXPECT_EQ(h->iommus[0].driver, IommuDriver::kIntel);
+  EXPECT_EQ(h->iommus[0].driver, "intel");
   EXPECT_EQ(h->iommus[0].address_bits, 39u);
   ASSERT_EQ(h->groups.size(), 1u);
   const Group& g = h->groups[0];
@@ -92,6 +93,70 @@ regions = [ { start = "0xfffffffffffff000", size = "4KiB", type = "reserved" },
   Result<Host> budget = parse("dma-entry-limit = \"0xffffffff\"\n");
   ASSERT_TRUE(budget) << budget.error().message;
   EXPECT_EQ(budget->dma_entry_limit, 0xffffffffu);
+}
+
+// Driver keys land in the unit's registers and settings and change the driver's answers; a key
+// of another driver is refused with the unit's driver and its keys, wherever `driver` stands.
+TEST(Topology, DriverKeysReachTheModel) {
+  // A 48-bit unit with scalable mode and first-stage tables only (ecap SMTS | FLTS): first-stage
+  // domains, one bit less, unless the command line turned scalable mode off.
+  const std::string intel = R"(
+[[iommu]]
+intel-cap = "0xc002f0400"
+intel-ecap = "0x880000000000"
+name = "dmar0"
+driver = "intel"
+)";
+  Result<Host> h = parse(intel);
+  ASSERT_TRUE(h) << h.error().message;
+  const IommuUnit& unit = h->iommus.at(0);
+  EXPECT_EQ(unit.registers, (std::map<std::string, uint64_t, std::less<>>{
+                                {"cap", 0xc002f0400}, {"ecap", 0x880000000000}}));
+  EXPECT_TRUE(unit.settings.empty());
+  EXPECT_EQ(paging_aperture(unit, KernelVersion{6, 12})->range, (Range{0, 0x7fffffffffff}));
+  Result<Host> off = parse(intel + "intel-scalable-mode = false\n");
+  ASSERT_TRUE(off) << off.error().message;
+  EXPECT_EQ(off->iommus.at(0).setting("scalable-mode"), 0u);
+  EXPECT_EQ(paging_aperture(off->iommus.at(0), KernelVersion{6, 12})->range,
+            (Range{0, 0xffffffffffff}));
+
+  Result<Host> smmu = parse(R"(
+[[iommu]]
+name = "smmu.0x0000000005040000"
+driver = "arm-smmu"
+smmu-ttbr1 = true
+smmu-va-bits = 36
+)");
+  ASSERT_TRUE(smmu) << smmu.error().message;
+  EXPECT_EQ(smmu->iommus.at(0).settings,
+            (std::map<std::string, uint64_t, std::less<>>{{"smmu-va-bits", 36}, {"ttbr1", 1}}));
+  EXPECT_EQ(paging_aperture(smmu->iommus.at(0), KernelVersion{6, 12})->range,
+            (Range{0xfffffff000000000, kMaxAddress}));
+
+  struct Case {
+    std::string text, expect;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"[[iommu]]\nname = \"a\"\namd-efr = 1\ndriver = \"intel\"\n",
+            "t.toml:3: 'amd-efr' is a key of amd units, and this unit's driver is intel (intel "
+            "keys: intel-cap, intel-ecap, intel-scalable-mode)"},
+           {"[[iommu]]\nname = \"a\"\ndriver = \"virtio\"\nsmmu-va-bits = 48\n",
+            "t.toml:4: 'smmu-va-bits' is a key of arm-smmu-v3, arm-smmu units, and this unit's "
+            "driver is virtio (virtio keys: none)"},
+           {"[[iommu]]\nname = \"a\"\ndriver = \"amd\"\namd-cap = \"0x100000000\"\n",
+            "t.toml:4: 'amd-cap' is above 0xffffffff"},
+           {"[[iommu]]\nname = \"a\"\ndriver = \"amd\"\namd-pgtbl-v2 = 1\n",
+            "t.toml:4: 'amd-pgtbl-v2' must be true or false"},
+           {"[[iommu]]\nname = \"a\"\ndriver = \"arm-smmu-v3\"\ncpu-va-bits = 0\n",
+            "t.toml:4: 'cpu-va-bits' must be 1 to 64"},
+           {"[[iommu]]\nname = \"a\"\ndriver = \"arm-smmu\"\nsmmu-va-bits = 65\n",
+            "t.toml:4: 'smmu-va-bits' is above 0x40"},
+           {"[[iommu]]\nname = \"a\"\ndriver = 3\n", "t.toml:3: 'driver' must be a string"},
+       }) {
+    Result<Host> bad = parse(c.text);
+    ASSERT_FALSE(bad) << c.text;
+    EXPECT_EQ(bad.error().message, c.expect) << c.text;
+  }
 }
 
 TEST(Topology, GroupsSortedAndDeviceOrderKept) {

@@ -2,14 +2,17 @@
 //
 // Reads, through a SysfsReader (so the same code serves `/` and a snapshot directory):
 //   proc/sys/kernel/osrelease                        the kernel version
-//   sys/class/iommu/<unit> -> ...                    IOMMU units; their driver from the sysfs
-//     intel-iommu/{cap,ecap}, amd-iommu/{cap,features}  shape, and the aperture registers
+//   sys/class/iommu/<unit> -> ...                    IOMMU units; their driver from the
+//     intel-iommu/{cap,ecap}, amd-iommu/{cap,features}  directory's shape, and the files below
+//                                                    it that the driver's facts name
+//                                                    (src/iommu_driver_registry.h)
 //   sys/kernel/iommu_groups/<n>/{type,reserved_regions,devices/<dev> -> ...}
 //   <device>/{vendor,device,class,dma_mask_bits,consistent_dma_mask_bits}, <device>/driver ->,
 //   <device>/iommu ->                                each device of each group
 //   <device>/msi_irqs/<n>, sys/kernel/irq/<n>/chip_name   MSI isolation (msi.h): a device's
 //                                                    own vectors, and every irq's chip
-//   proc/cmdline                                     IOMMU driver options
+//   proc/cmdline                                     IOMMU driver options and module
+//                                                    parameters (kernel_cmdline.h)
 //   sys/module/vfio_iommu_type1/parameters/dma_entry_limit   the type1 mapping budget
 //   sys/module/{vfio_iommu_type1,iommufd}/parameters/allow_unsafe_interrupts   (Y/N; else
 //                                                    the command line's module.param=)

@@ -7,21 +7,27 @@
 // Example:
 //   Host host;
 //   host.kernel = KernelVersion{6, 12};
-//   host.iommus.push_back(IommuUnit{.name = "dmar0", .driver = IommuDriver::kIntel,
-//                                   .intel_cap = 0x00d2008c22260286});
+//   host.iommus.push_back(IommuUnit{.name = "dmar0", .driver = "intel",
+//                                   .registers = {{"cap", 0x00d2008c22260286}}});
 //   Group& g = host.groups.emplace_back(Group{.id = 7, .type = "DMA-FQ"});
 //   g.devices.push_back(Device{.name = "0000:01:00.0", .class_code = 0x020000,
 //                              .driver = "vfio-pci", .iommu = "dmar0"});
 //
-// Sharp edge: `Group::devices` is in the kernel's group order (the order devices joined the
-// group), which decides how reserved regions merge; discovery uses PCI address order, the
-// order in which a PCI bus scan adds them.
+// Sharp edges:
+//   - `Group::devices` is in the kernel's group order (the order devices joined the group),
+//     which decides how reserved regions merge; discovery uses PCI address order, the order in
+//     which a PCI bus scan adds them.
+//   - IommuUnit::registers and ::settings take any key: one its driver does not declare is kept
+//     but never read (topology files refuse such keys), so spell keys as the driver does.
 #pragma once
 
 #include <compare>
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "iovamap/range.h"
@@ -45,38 +51,41 @@ struct KernelVersion {
   friend constexpr bool operator==(const KernelVersion&, const KernelVersion&) = default;
 };
 
-enum class IommuDriver : uint8_t { kIntel, kAmd, kArmSmmuV3, kArmSmmu, kVirtio, kGeneric };
-// "intel", "amd", "arm-smmu-v3", "arm-smmu", "virtio", "generic": the topology file spelling.
-std::string_view driver_name(IommuDriver driver);
-Result<IommuDriver> parse_driver_name(std::string_view name);
+// The registered spelling of `driver` ("intel", "amd", "arm-smmu-v3", "arm-smmu", "virtio",
+// "generic": the topology file spelling), which the model uses for it; "generic", the driver
+// the model falls back to, for a name no driver has. Points at static storage.
+std::string_view driver_name(std::string_view driver);
+// `name` when a driver has it; EINVAL listing the drivers otherwise.
+Result<std::string> parse_driver_name(std::string_view name);
 
-// One IOMMU hardware unit (sysfs /sys/class/iommu/<name>). Fields a source does not know stay
-// empty; the driver model derives what it can and says so when it cannot.
+// One IOMMU hardware unit (sysfs /sys/class/iommu/<name>). Facts a source does not know stay
+// unset; the driver model derives what it can and says so when it cannot.
 struct IommuUnit {
   std::string name;  // "dmar0", "ivhd0", "smmu3.0x0000000009050000", "0000:00:01.0"
-  IommuDriver driver = IommuDriver::kGeneric;
+  // Its driver, by name (see driver_name); the driver decides what everything below means.
+  std::string driver = "generic";
 
-  // Intel VT-d: the cap and ecap registers (sysfs intel-iommu/cap, ecap; bare hex there).
-  std::optional<uint64_t> intel_cap;
-  std::optional<uint64_t> intel_ecap;
-  // AMD-Vi: the capability header and the extended feature registers (sysfs amd-iommu/cap and
-  // features, whose format changed across kernels; the parser fills these).
-  std::optional<uint32_t> amd_cap;
-  std::optional<uint64_t> amd_efr;
-  std::optional<uint64_t> amd_efr2;
-
-  // Kernel settings and facts sysfs does not show that change a unit's paging domains; unset
-  // means the default noted (see iommu_driver.h and docs/kernel-rules.md):
-  std::optional<bool> intel_scalable_mode;  // intel_iommu=sm_on/sm_off; default on (Debian)
-  std::optional<bool> amd_v2_page_table;    // amd_iommu=pgtbl_v2; default off (v1 tables)
-  std::optional<unsigned> smmu_va_bits;     // SMMUv3: 52 with IDR5.VAX else 48; SMMUv2: va_size
-  std::optional<unsigned> cpu_va_bits;      // arm64 VA_BITS (caps SMMUv3 stage 1); default 48
-  std::optional<bool> smmu_ttbr1;           // SMMUv2 Adreno split tables: aperture at the top
+  // Named facts, each driver's keys declared (with their meaning, the sysfs file or command-line
+  // option they come from, and their topology key) in its file's fact table:
+  // src/intel_iommu.cc, amd_iommu.cc, arm_smmu_v3.cc, arm_smmu.cc (virtio and generic units have
+  // none). docs/topology.md lists them all.
+  //   registers: hardware registers as sysfs shows them, e.g. Intel "cap", "ecap"; AMD "cap",
+  //              "efr", "efr2".
+  //   settings:  kernel settings and facts sysfs does not show, e.g. Intel "scalable-mode" (0/1),
+  //              AMD "pgtbl-v2" (0/1), SMMU "smmu-va-bits", "cpu-va-bits", "ttbr1" (0/1); unset
+  //              means the kernel's default, noted in the driver's table.
+  std::map<std::string, uint64_t, std::less<>> registers;
+  std::map<std::string, uint64_t, std::less<>> settings;
 
   // Declared by a topology file (or a user), taking precedence over derivation:
   std::optional<unsigned> address_bits;  // the aperture is [0, 2^bits - 1]
   std::optional<Range> aperture;         // the aperture exactly
   std::optional<uint64_t> page_sizes;    // iova_pgsizes bitmap
+
+  // The register `key`, nullopt when unknown.
+  std::optional<uint64_t> reg(std::string_view key) const;
+  // The setting `key`, nullopt when unset (the kernel's default applies).
+  std::optional<uint64_t> setting(std::string_view key) const;
 };
 
 // Whether MSIs are isolated, and what says so: "sys/kernel/irq/24/chip_name: 'IR-IO-APIC'",

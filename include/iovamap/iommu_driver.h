@@ -10,11 +10,13 @@
 //     and `ecap`);
 //   - the page-size bitmap of that domain (VFIO's iova_pgsizes).
 // Rules that changed between kernel releases take the KernelVersion; docs/kernel-rules.md lists
-// every rule with the kernel function it comes from and the release where it changed.
+// every rule with the kernel function it comes from and the release where it changed. Each
+// driver lives in one file behind a private registry (src/iommu_driver_registry.h), which also
+// says which registers and settings (IommuUnit::registers, ::settings) each driver reads.
 //
 // Example (a QEMU intel-iommu with aw-bits=39, kernel 6.12):
-//   IommuUnit unit{.name = "dmar0", .driver = IommuDriver::kIntel,
-//                  .intel_cap = 0xd2008c22260206, .intel_ecap = 0xf00f4a};
+//   IommuUnit unit{.name = "dmar0", .driver = "intel",
+//                  .registers = {{"cap", 0xd2008c22260206}, {"ecap", 0xf00f4a}}};
 //   paging_aperture(unit, {6, 12})->range;   // [0, 0x7fffffffff]
 //   *page_sizes(unit, {6, 12});              // 0x40201000 (4 KiB, 2 MiB, 1 GiB)
 //   Device isa{.name = "0000:00:1f.0", .class_code = 0x060100};
@@ -29,6 +31,8 @@
 //   - virtio-iommu's input_range and page_size_mask are not in sysfs: declare them
 //     (IommuUnit::aperture, page_sizes; the kernel logs both at probe) or get ENODATA for the
 //     page sizes and the driver's default (the whole space) for the aperture.
+//   - A unit whose `driver` names no driver is answered as a generic one (firmware regions
+//     only, nothing derived).
 #pragma once
 
 #include <cstdint>
@@ -51,6 +55,22 @@ struct Aperture {
   Provenance provenance;  // Origin::kAperture; detail e.g. "dmar0: cap MGAW 39 bits, agaw 39
                           // (second-stage)"
 };
+
+// What the layers above the driver model need to know about a unit's driver, rather than
+// testing its name.
+struct DriverTraits {
+  // The unit answers each endpoint's reserved regions itself (virtio-iommu's PROBE request):
+  // the same answer for every device of a group, which sysfs shows only merged into the group's
+  // reserved_regions. A live host's observed regions are then the model's input, not a
+  // mismatch, and every device of the group carries them.
+  bool regions_probed_per_endpoint = false;
+  // The page sizes follow from what sysfs shows (or are fixed by the driver); false when only
+  // a declaration (IommuUnit::page_sizes) gives them (virtio-iommu's page_size_mask, generic).
+  bool page_sizes_from_sysfs = true;
+};
+
+// The traits of `unit`'s driver (the generic driver's for a name no driver has).
+DriverTraits driver_traits(const IommuUnit& unit);
 
 // The regions the driver's get_resv_regions callback returns for `device` behind `unit`, in the
 // order the driver produces them (before the group-level insertion), including
@@ -121,17 +141,20 @@ struct IntelPagingDomain {
 Result<IntelPagingDomain> intel_paging_domain(uint64_t cap, uint64_t ecap, bool scalable_mode,
                                               KernelVersion kernel);
 
-// Parses sysfs intel-iommu/cap or intel-iommu/ecap: bare lower-case hex without 0x, as the
-// kernel prints with "%llx\n" (a trailing newline is optional). Errors name `file_name`:
-// "FILE: ...". A "0x" prefix, a sign, spaces or more than 16 digits are EINVAL.
+// Parses sysfs intel-iommu/cap or intel-iommu/ecap (IommuUnit::registers "cap", "ecap"): bare
+// lower-case hex without 0x, as the kernel prints with "%llx\n" (a trailing newline is optional).
+// Errors name `file_name`: "FILE: ...". A "0x" prefix, a sign, spaces or more than 16 digits are
+// EINVAL.
 Result<uint64_t> parse_intel_register(std::string_view text, const std::string& file_name);
 
 // ---- AMD-Vi ---------------------------------------------------------------------------------
 
-// Parses sysfs amd-iommu/cap: the 32-bit capability header as bare hex ("%x\n").
+// Parses sysfs amd-iommu/cap (IommuUnit::registers "cap"): the 32-bit capability header as bare
+// hex ("%x\n").
 Result<uint32_t> parse_amd_cap(std::string_view text, const std::string& file_name);
 
-// The extended feature registers as sysfs amd-iommu/features shows them.
+// The extended feature registers as sysfs amd-iommu/features shows them (IommuUnit::registers
+// "efr", "efr2").
 struct AmdFeatures {
   uint64_t efr = 0;
   std::optional<uint64_t> efr2;  // absent before 6.0, whose file has EFR only
