@@ -54,7 +54,8 @@ std::string hex4(unsigned value) {
 thread_local std::jmp_buf* t_armed = nullptr;
 thread_local char t_message[256];
 
-[[noreturn]] __attribute__((format(printf, 1, 2))) void on_error(char* format, ...) {
+// GNU noreturn rather than [[noreturn]]: clang takes it as part of the type libpci declares.
+__attribute__((noreturn, format(printf, 1, 2))) void on_error(char* format, ...) {
   va_list args;
   va_start(args, format);
   std::vsnprintf(t_message, sizeof t_message, format, args);
