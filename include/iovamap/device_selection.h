@@ -35,7 +35,9 @@
 //      prints them: no '.', and of the first two ':'-separated fields each is empty, "*" or
 //      exactly four hex digits, and at least one has four digits ("8086:10d3", "8086:",
 //      "1b21:2142:0c03"). A slot filter never needs that: a bus has two digits;
-//   4. containing ':' or '.': a slot filter ("01:00.0", "00:1f", "01:00", "0000:01:00.0");
+//   4. containing ':' or '.': a slot filter ("01:00.0", "00:1f", "01:00", "0000:01:00.0"); a
+//      malformed one that is a near miss of a device's name ("fd000000.usbb") is reported as
+//      that name's typo;
 //   5. anything else is an error that says what was expected.
 // Commands take ids with `-d`, as lspci does, not as operands: an operand shaped like ids
 // ("8086:10d3") is an invalid slot filter (bus 8086 is above ff) and the error says to use -d.
@@ -53,6 +55,10 @@
 //     is not changed.
 //   - Filters longer than 63 characters are refused, as libpci refuses them. libpci 3.10 and
 //     later also take "0x" before a number (never documented); 3.9 and this code do not.
+//   - `man lspci` says domains go to ffff; libpci takes up to 7fffffff, counting in 32 bits so
+//     that a nine-digit domain can wrap and pass ("123456789" is 23456789). We do the same.
+//   - Discovery marks a device as PCI only with a four-digit domain (is_pci_address), so the
+//     devices of VMD domains (10000 and above) are reached only by name or group number.
 //   - Errors quote what was given with control characters escaped and at most 64 bytes shown.
 #pragma once
 
