@@ -58,8 +58,8 @@ class PciNames {
   // Whether names are available (a database was read).
   bool has_names() const;
   // Why there are no names, "" when there are: "iovamap was built without libpci",
-  // "cannot read /usr/share/misc/pci.ids: No such file or directory", "/x/pci.ids: Syntax error
-  // at line 3".
+  // "cannot read /usr/share/misc/pci.ids: No such file or directory", "Parse error at
+  // /x/pci.ids, line 3" (libpci's words).
   const std::string& problem() const;
 
   // The names as pci.ids gives them, nullopt when it has none: vendor 8086 is "Intel
@@ -67,12 +67,12 @@ class PciNames {
   std::optional<std::string> vendor_name(uint16_t vendor) const;
   std::optional<std::string> device_name(uint16_t vendor, uint16_t device) const;
   // The subclass's name ("Ethernet controller" for 0x0200xx), else the base class's ("Network
-  // controller" for 0x0280xx, where pci.ids names no subclass 80), else nullopt.
+  // controller" for 0x02ffxx, where pci.ids names no subclass ff), else nullopt.
   std::optional<std::string> class_name(uint32_t class_code) const;
 
   // The class as lspci shows it (libpci's PCI_LOOKUP_CLASS): "Ethernet controller"; a base
-  // class alone with its number, "Network controller [0280]"; unknown, "Class 0280". kNumeric:
-  // "0200". kBoth: "Ethernet controller [0200]", "Class [0280]".
+  // class alone with its number, "Network controller [02ff]"; unknown, "Class 1400". kNumeric:
+  // "0200". kBoth: "Ethernet controller [0200]", "Class [1400]".
   std::string class_text(uint32_t class_code, PciNameStyle style) const;
   // Vendor and device as lspci shows them (PCI_LOOKUP_VENDOR | PCI_LOOKUP_DEVICE): "Intel
   // Corporation 82574L Gigabit Network Connection"; device unknown, "Intel Corporation Device
