@@ -191,7 +191,7 @@ bool same_stop(const RangeStop& a, const RangeStop& b) {
 // One sweep over the stops sorted by start, with a heap of the active ones by end: O((n + m)
 // log n) plus what is reported.
 void attach_stops(std::vector<RangeStop> stops, std::vector<UsableRange>* usable) {
-  std::sort(stops.begin(), stops.end(),
+  std::stable_sort(stops.begin(), stops.end(),
             [](const RangeStop& a, const RangeStop& b) { return a.range.first < b.range.first; });
   // The points to explain, ascending: each range's outside neighbours.
   struct Point {

@@ -29,24 +29,11 @@ Result<Selection> select(const Context& c, bool all_if_empty) {
   return select_groups(h, c.options.selectors, c.options.id_filters, all_if_empty);
 }
 
-// That a group brought devices nobody selected: VFIO takes whole groups.
-std::vector<std::string> selection_notes(const Selection& s) {
-  std::vector<std::string> out;
-  for (const SelectedGroup& g : s.groups) {
-    if (g.selected_devices.empty() || g.other_devices.empty()) continue;
-    std::string others;
-    for (const std::string& d : g.other_devices) others += (others.empty() ? "" : ", ") + d;
-    out.push_back("group " + std::to_string(g.id) + " also holds " + others +
-                  ": a container takes whole groups");
-  }
-  return out;
-}
-
 // What to tell people along with an answer about these groups: the selection's notes, then
 // the host's notes about them.
 std::vector<std::string> notes_for(const Context& c, const Selection& s) {
   std::vector<std::string> out = selection_notes(s);
-  std::vector<std::string> host = c.host->notes_for(s.ids());
+  std::vector<std::string> host = c.host->notes_for(s.group_ids());
   out.insert(out.end(), host.begin(), host.end());
   return out;
 }
@@ -62,7 +49,7 @@ Result<bool> run_list(Context& c) {
   if (!c.options.selectors.empty() || !c.options.id_filters.empty()) {
     // Listing a part of the host: the same host with only the selected groups.
     LoadedHost part = *c.host;
-    std::vector<uint32_t> ids = s.ids();
+    std::vector<uint32_t> ids = s.group_ids();
     std::erase_if(part.host.groups, [&](const Group& g) {
       return std::find(ids.begin(), ids.end(), g.id) == ids.end();
     });
@@ -85,7 +72,7 @@ void add_regions_options(CLI::App& cmd, Options& o) {
 Result<bool> run_regions(Context& c) {
   IOVAMAP_ASSIGN_OR_RETURN(Selection s, select(c, true));
   std::vector<GroupModel> models;
-  for (uint32_t id : s.ids()) {
+  for (uint32_t id : s.group_ids()) {
     IOVAMAP_ASSIGN_OR_RETURN(
         GroupModel m, model_group(c.host->host, *c.host->host.find_group(id), c.host->policy));
     models.push_back(std::move(m));
@@ -105,7 +92,7 @@ Result<bool> run_ranges(Context& c) {
   IOVAMAP_ASSIGN_OR_RETURN(Selection s, select(c, false));
   IOVAMAP_ASSIGN_OR_RETURN(
       ContainerReport r,
-      describe_container(c.host->host, s.ids(), c.host->policy,
+      describe_container(c.host->host, s.group_ids(), c.host->policy,
                          c.options.iommufd ? ContainerRules::kIommufd : ContainerRules::kType1));
   IOVAMAP_RETURN_IF_ERROR(c.output.ranges(*c.host, r, notes_for(c, s)));
   return !r.refusal;
@@ -127,13 +114,14 @@ Result<bool> run_check(Context& c) {
                                                  ? read_input_fd(c.in_fd, name, kMaxMapFileBytes)
                                                  : read_input_file(map, kMaxMapFileBytes));
   IOVAMAP_ASSIGN_OR_RETURN(std::vector<PlannedMapping> mappings, parse_map_file(text, name));
-  Result<MappingChecker> checker = MappingChecker::create(c.host->host, s.ids(), c.host->policy);
+  Result<MappingChecker> checker =
+      MappingChecker::create(c.host->host, s.group_ids(), c.host->policy);
   if (!checker) {
     if (checker.error().kind != ErrorKind::kRefused) return checker.error();
-    IOVAMAP_RETURN_IF_ERROR(c.output.refused(*c.host, "check", s.ids(), checker.error()));
+    IOVAMAP_RETURN_IF_ERROR(c.output.refused(*c.host, "check", s.group_ids(), checker.error()));
     return false;
   }
-  IOVAMAP_RETURN_IF_ERROR(c.output.check_begin(*c.host, s.ids()));
+  IOVAMAP_RETURN_IF_ERROR(c.output.check_begin(*c.host, s.group_ids()));
   bool all_ok = true;
   for (const PlannedMapping& p : mappings) {
     MappingVerdict v = checker->check(p);
@@ -154,10 +142,10 @@ void add_info_cap_options(CLI::App& cmd, Options& o) {
 
 Result<bool> run_info_cap(Context& c) {
   IOVAMAP_ASSIGN_OR_RETURN(Selection s, select(c, false));
-  Result<Type1Model> model = model_type1(c.host->host, s.ids(), c.host->policy);
+  Result<Type1Model> model = model_type1(c.host->host, s.group_ids(), c.host->policy);
   if (!model) {
     if (model.error().kind != ErrorKind::kRefused) return model.error();
-    IOVAMAP_RETURN_IF_ERROR(c.output.refused(*c.host, "info-cap", s.ids(), model.error()));
+    IOVAMAP_RETURN_IF_ERROR(c.output.refused(*c.host, "info-cap", s.group_ids(), model.error()));
     return false;
   }
   GetInfoOptions options = GetInfoOptions::for_kernel(c.host->host.kernel);
@@ -167,7 +155,8 @@ Result<bool> run_info_cap(Context& c) {
   Type1InfoState state = model->container.info_state();
   IOVAMAP_ASSIGN_OR_RETURN(GetInfoReply probe, type1_get_info(state, 16, options));
   IOVAMAP_ASSIGN_OR_RETURN(GetInfoReply reply, type1_get_info(state, probe.argsz, options));
-  IOVAMAP_RETURN_IF_ERROR(c.output.info_cap(*c.host, {s.ids(), options.layout, std::move(reply)}));
+  IOVAMAP_RETURN_IF_ERROR(
+      c.output.info_cap(*c.host, {s.group_ids(), options.layout, std::move(reply)}));
   return true;
 }
 
@@ -201,8 +190,8 @@ Result<bool> run_verify(Context& c) {
     return make_error(EINVAL, "verify asks a running kernel, not a topology");
   IOVAMAP_ASSIGN_OR_RETURN(Selection s, select(c, false));
   IOVAMAP_ASSIGN_OR_RETURN(VerifyReport r,
-                           verify_host(*c.host, s.ids(), {.probe = c.options.probe}));
-  std::vector<std::string> notes = selection_notes(s);  // verify_host has the host's
+                           verify_host(*c.host, s.group_ids(), {.probe = c.options.probe}));
+  std::vector<std::string> notes = selection_notes(s);  // verify_host has the host's notes
   r.notes.insert(r.notes.begin(), notes.begin(), notes.end());
   IOVAMAP_RETURN_IF_ERROR(c.output.verify(*c.host, r));
   return r.ok();

@@ -269,9 +269,14 @@ class JsonOutput : public Output {
     j["vendor"] = d.is_pci ? Json(hex_width(d.vendor, 4)) : Json(nullptr);
     j["device"] = d.is_pci ? Json(hex_width(d.device_id, 4)) : Json(nullptr);
     j["class"] = d.is_pci ? Json(hex_width(d.class_code, 6)) : Json(nullptr);
-    std::string name =
-        d.is_pci && options_.names ? options_.names->device_name(d.vendor, d.device_id) : "";
-    j["device_name"] = name.empty() ? Json(nullptr) : Json(name);
+    // The names pci.ids gives, null when it has none (or iovamap has no database).
+    std::optional<std::string> vendor_name, device_name;
+    if (d.is_pci && options_.names) {
+      vendor_name = options_.names->vendor_name(d.vendor);
+      device_name = options_.names->device_name(d.vendor, d.device_id);
+    }
+    j["vendor_name"] = vendor_name ? Json(*vendor_name) : Json(nullptr);
+    j["device_name"] = device_name ? Json(*device_name) : Json(nullptr);
     j["driver"] = d.driver;
     j["iommu"] = d.iommu;
     j["dma_mask_bits"] = d.dma_mask_bits ? Json(*d.dma_mask_bits) : Json(nullptr);

@@ -34,7 +34,7 @@ int write_all(int fd, const std::string& data) {
 int main(int argc, char** argv) {
   std::vector<std::string> args(argv, argv + argc);
   std::ostringstream out, err;
-  std::unique_ptr<iovamap::tool::PciNames> names = iovamap::tool::open_pci_names();
+  std::unique_ptr<iovamap::PciNames> names = iovamap::PciNames::open();
   int status = iovamap::tool::run_tool(args, STDIN_FILENO, out, err, names.get());
   write_all(STDERR_FILENO, err.str());
   if (int e = write_all(STDOUT_FILENO, out.str())) {

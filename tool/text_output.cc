@@ -46,26 +46,38 @@ std::string unsafe_text(const std::optional<bool>& v) {
 }
 
 // What stops a usable range at its top, in a few words: "msi region of group 7 (driver:
-// intel-iommu MSI window)", "the aperture of group 7 (aperture: dmar0: ...)".
+// intel-iommu MSI window)", "the aperture end of groups 6, 7 (dmar0: ...)". The same stop of
+// several groups is named once, with the groups.
 std::string stop_text(const std::vector<RangeStop>& stops) {
+  auto same = [](const RangeStop& a, const RangeStop& b) {
+    return a.kind == b.kind && a.device.empty() && b.device.empty() && a.range == b.range &&
+           a.type == b.type && a.provenance == b.provenance;
+  };
   std::string out;
-  for (const RangeStop& s : stops) {
+  for (size_t i = 0; i < stops.size();) {
+    const RangeStop& s = stops[i];
+    std::vector<uint32_t> groups = {s.group_id};
+    size_t j = i + 1;
+    for (; j < stops.size() && same(s, stops[j]); ++j) groups.push_back(stops[j].group_id);
+    std::string whose = groups.size() > 1 ? "groups " : "group ";
+    for (size_t k = 0; k < groups.size(); ++k) whose += (k ? ", " : "") + std::to_string(groups[k]);
+    if (!s.device.empty()) whose = s.device;
     if (!out.empty()) out += ", ";
     switch (s.kind) {
       case RangeStop::Kind::kAperture:
-        out += "the aperture end of group " + std::to_string(s.group_id);
+        out += "the aperture end of " + whose;
         if (!s.provenance.empty() && !s.provenance[0].detail.empty())
           out += " (" + s.provenance[0].detail + ")";
         break;
       case RangeStop::Kind::kRegion:
-        out += std::string(type_name(*s.type)) + " region of " +
-               (s.device.empty() ? "group " + std::to_string(s.group_id) : s.device);
+        out += std::string(type_name(*s.type)) + " region of " + whose;
         if (!s.provenance.empty()) out += " (" + provenance_text(s.provenance) + ")";
         break;
       case RangeStop::Kind::kListQuirk:
         out += "type1's list (a node the aperture touches is dropped)";
         break;
     }
+    i = j;
   }
   return out;
 }
@@ -107,7 +119,9 @@ class TextOutput : public Output {
                                         d.driver.empty() ? "(none)" : visible(d.driver),
                                         limit_text(ds.limit)};
         if (names())
-          row.push_back(d.is_pci ? visible(names()->device_name(d.vendor, d.device_id)) : "");
+          row.push_back(d.is_pci ? visible(names()->vendor_device_text(d.vendor, d.device_id,
+                                                                       PciNameStyle::kNames))
+                                 : "");
         t.row(std::move(row));
         first = false;
       }
@@ -257,7 +271,11 @@ class TextOutput : public Output {
   }
 
  private:
-  const PciNames* names() const { return options_.numeric ? nullptr : options_.names; }
+  // The names to show: none with -n, or when there is no database.
+  const PciNames* names() const {
+    return options_.numeric || !options_.names || !options_.names->has_names() ? nullptr
+                                                                               : options_.names;
+  }
 
   std::ostream& out_;
   OutputOptions options_;

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "pci_names.h"
 #include "test_tree.h"
 
 namespace iovamap {
@@ -163,7 +164,11 @@ TEST(Cli, BadUsageAndBadInputExitTwoOnStderr) {
            {{"--root", root, "--policy", "lax", "list"}, "lax"},
            {{"--root", root, "--format", "sysfs", "list"}, "--format sysfs is for"},
            {{"--root", root, "--dma-limit", "0000:01:00.0=65", "list"}, "1 to 64"},
-           {{"--root", root, "--dma-limit", "0000:09:00.0=40", "list"}, "no device 0000:09:00.0"},
+           {{"--root", root, "--dma-limit", "0000:09:00.0=40", "list"},
+            "no device matches '0000:09:00.0'"},
+           {{"--root", root, "--dma-limit", "01:00.0=40", "--dma-limit", "0000:01:00.0=36", "list"},
+            "01:00.0=40"},
+           {{"--root", root, "ranges", "01:00.1"}, "no device matches '01:00.1'"},
            {{"--root", "/nonexistent/dir", "list"}, "/nonexistent/dir"},
            {{"--topology", "/nonexistent.toml", "list"}, "/nonexistent.toml: cannot open"},
            {{"--root", root, "--topology", "x", "list"}, "excludes"},
@@ -178,6 +183,66 @@ TEST(Cli, BadUsageAndBadInputExitTwoOnStderr) {
   CliRun bad_map = run({"--root", root, "check", "7", "--map", "-"}, "0x1000 4096\n0x2000 lots\n");
   EXPECT_EQ(bad_map.status, 2);
   EXPECT_NE(bad_map.err.find("<stdin>:2: size"), std::string::npos) << bad_map.err;
+}
+
+// Devices by address, short or full, and by id select what their group number selects; a
+// DMA limit takes the same forms.
+TEST(Cli, DevicesByAddressAndIdSelectTheirGroup) {
+  std::string root = snapshot("6.12-intel39") + "/root";
+  CliRun by_group = run({"--root", root, "ranges", "7"});
+  ASSERT_EQ(by_group.status, 0) << by_group.err;
+  for (std::vector<std::string> args : {std::vector<std::string>{"ranges", "01:00.0"},
+                                        {"ranges", "0000:01:00.0"},
+                                        {"-d", "8086:10d3", "ranges"},
+                                        {"ranges", "-d", "8086:10d3"}}) {
+    args.insert(args.begin(), {"--root", root});
+    CliRun r = run(args);
+    EXPECT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(r.out, by_group.out) << ::testing::PrintToString(args);
+  }
+  CliRun short_limit = run({"--root", root, "--dma-limit", "01:00.0=36", "ranges", "01:00.0"});
+  CliRun full_limit = run({"--root", root, "--dma-limit", "0000:01:00.0=36", "ranges", "7"});
+  ASSERT_EQ(short_limit.status, 0) << short_limit.err;
+  EXPECT_NE(short_limit.out.find("0xfef00000  0xfffffffff"), std::string::npos) << short_limit.out;
+  EXPECT_EQ(short_limit.out.substr(0, short_limit.out.find("until reserved")),
+            full_limit.out.substr(0, full_limit.out.find("until reserved")));
+  // A device of a group with others brings the whole group, and says so.
+  CliRun usb = run({"--root", root, "regions", "00:1d.0"});
+  ASSERT_EQ(usb.status, 0) << usb.err;
+  EXPECT_NE(usb.out.find("group 5"), std::string::npos) << usb.out;
+  EXPECT_NE(usb.out.find("0000:00:1d.7"), std::string::npos) << usb.out;
+}
+
+TEST(Cli, VersionAndNames) {
+  CliRun v = run({"--version"});
+  EXPECT_EQ(v.status, 0);
+  EXPECT_EQ(v.out.rfind("iovamap ", 0), 0u) << v.out;
+  // Names from the PCI ID database, as lspci prints them; -n leaves them out.
+  std::unique_ptr<PciNames> names = PciNames::open();
+  if (!names->has_names()) GTEST_SKIP() << "no PCI ID database: " << names->problem();
+  std::string root = snapshot("6.12-intel39") + "/root";
+  auto with_names = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {"iovamap", "--root", root});
+    std::ostringstream out, err;
+    int status = tool::run_tool(args, 0, out, err, names.get());
+    EXPECT_EQ(status, 0) << err.str();
+    return out.str();
+  };
+  std::string text = with_names({"list"});
+  EXPECT_NE(text.find("Intel Corporation 82574L Gigabit Network Connection"), std::string::npos)
+      << text;
+  EXPECT_EQ(with_names({"-n", "list"}).find("Intel Corporation"), std::string::npos);
+  nlohmann::json j = nlohmann::json::parse(with_names({"--format", "json", "list"}));
+  bool found = false;
+  for (const auto& g : j["groups"])
+    for (const auto& d : g["devices"])
+      if (d["name"] == "0000:01:00.0") {
+        found = true;
+        EXPECT_EQ(d["vendor_name"], "Intel Corporation");
+        EXPECT_EQ(d["device_name"], "82574L Gigabit Network Connection");
+        EXPECT_EQ(d["class"], "0x020000");
+      }
+  EXPECT_TRUE(found);
 }
 
 TEST(Cli, HelpOnEveryCommand) {
