@@ -12,6 +12,7 @@ packages=(
   libtomlplusplus-dev   # topology files (used header-only)
   libgtest-dev libgmock-dev librapidcheck-dev  # unit and property tests
   libbenchmark-dev      # benchmarks
+  python3-jsonschema    # tests/json_schema_test.py: real JSON output against docs/iovamap.schema.json
   "$@"
 )
 
