@@ -15,6 +15,7 @@ packages=(
   libpci-dev            # PCI vendor/device/class names (tool/pci_names.h); lspci's -s/-d oracle in tests
   pci.ids               # the PCI ID database those names come from
   pciutils              # lspci, whose output the PCI-name tests compare with
+  python3-jsonschema    # tests/json_schema_test.py: real JSON output against docs/iovamap.schema.json
   "$@"
 )
 

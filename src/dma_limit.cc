@@ -86,7 +86,8 @@ std::optional<ReservedRegion> dma_limit_region(const Device& device, const DmaLi
                      (limit.source == DmaLimitSource::kDeclared
                           ? limit.detail
                           : std::string(source_name(limit.source)) + ": " + limit.detail) +
-                     ")"});
+                     ")",
+                 device.name});
 }
 
 }  // namespace iovamap

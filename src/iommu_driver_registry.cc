@@ -80,7 +80,10 @@ ReservedRegion firmware_region(const ReservedRegion& region, RegionType type,
       break;
     }
   }
-  out.provenance = {Provenance{Origin::kFirmware, detail}};
+  // A region kept from what the running kernel showed stays observed: the model did not
+  // derive it from a table.
+  bool observed = !region.provenance.empty() && region.provenance[0].origin == Origin::kObserved;
+  out.provenance = {Provenance{observed ? Origin::kObserved : Origin::kFirmware, detail}};
   return out;
 }
 

@@ -59,8 +59,8 @@ MsiVerdict group_msi_isolation(const Host& host, const Group& group) {
     out.why = first_yes;
   } else {
     out.why =
-        "nothing shows whether MSIs are isolated (no interrupt chip in sysfs "
-        "/sys/kernel/irq tells): isolated assumed";
+        "nothing says whether MSIs are isolated (no interrupt chip in sysfs /sys/kernel/irq "
+        "tells, and no topology says): isolated assumed";
   }
   return out;
 }

@@ -41,7 +41,9 @@ Check attach_check(const std::optional<Error>& kernel, const std::optional<Error
   return Check{.what = "attach",
                .kernel = both ? "refused with " + errno_name(kernel->code) : side(kernel),
                .model = both ? "refused with " + errno_name(model->code) : side(model),
-               .ok = both};
+               .ok = both,
+               .kernel_errno = kernel ? kernel->code : 0,
+               .model_errno = model ? model->code : 0};
 }
 
 std::string ranges_text(const std::vector<Range>& ranges) {

@@ -92,8 +92,12 @@ Result<VerifySection> verify_type1(LiveType1& live, const Type1Prediction& model
     if (!got) return got.error();
     int want = model.map_verdict ? model.map_verdict(iova, page)
                                  : type1_map_verdict(model.ranges, model.iova_pgsizes, iova, page);
-    report.checks.push_back({"MAP_DMA " + page_text(iova), verdict_text(got->map_errno),
-                             verdict_text(want), got->map_errno == want});
+    report.checks.push_back(Check{.what = "MAP_DMA " + page_text(iova),
+                                  .kernel = verdict_text(got->map_errno),
+                                  .model = verdict_text(want),
+                                  .ok = got->map_errno == want,
+                                  .kernel_errno = got->map_errno,
+                                  .model_errno = want});
   }
   return report;
 }

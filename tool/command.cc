@@ -118,7 +118,8 @@ Result<bool> run_check(Context& c) {
       MappingChecker::create(c.host->host, s.group_ids(), c.host->policy);
   if (!checker) {
     if (checker.error().kind != ErrorKind::kRefused) return checker.error();
-    IOVAMAP_RETURN_IF_ERROR(c.output.refused(*c.host, "check", s.group_ids(), checker.error()));
+    IOVAMAP_RETURN_IF_ERROR(
+        c.output.refused(*c.host, "check", s.group_ids(), checker.error(), notes_for(c, s)));
     return false;
   }
   IOVAMAP_RETURN_IF_ERROR(c.output.check_begin(*c.host, s.group_ids()));
@@ -145,7 +146,8 @@ Result<bool> run_info_cap(Context& c) {
   Result<Type1Model> model = model_type1(c.host->host, s.group_ids(), c.host->policy);
   if (!model) {
     if (model.error().kind != ErrorKind::kRefused) return model.error();
-    IOVAMAP_RETURN_IF_ERROR(c.output.refused(*c.host, "info-cap", s.group_ids(), model.error()));
+    IOVAMAP_RETURN_IF_ERROR(
+        c.output.refused(*c.host, "info-cap", s.group_ids(), model.error(), notes_for(c, s)));
     return false;
   }
   GetInfoOptions options = GetInfoOptions::for_kernel(c.host->host.kernel);

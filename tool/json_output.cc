@@ -32,7 +32,9 @@ Json range_json(const Range& r) {
 Json provenance_json(const std::vector<Provenance>& p) {
   Json out = Json::array();
   for (const Provenance& x : p)
-    out.push_back(Json{{"origin", origin_name(x.origin)}, {"detail", x.detail}});
+    out.push_back(Json{{"origin", origin_name(x.origin)},
+                       {"detail", x.detail},
+                       {"device", x.device.empty() ? Json(nullptr) : Json(x.device)}});
   return out;
 }
 
@@ -53,6 +55,16 @@ Json error_json(const Error& e) {
 
 Json optional_error_json(const std::optional<Error>& e) {
   return e ? error_json(*e) : Json(nullptr);
+}
+
+// A verdict's errno: {"errno": "EINVAL", "code": 22}; 0 (accepted) and none are null.
+Json verdict_json(const std::optional<int>& code) {
+  if (!code || *code == 0) return nullptr;
+  return Json{{"errno", errno_name(*code)}, {"code", *code}};
+}
+
+Json string_or_null(const std::string& s) {
+  return s.empty() ? Json(nullptr) : Json(s);
 }
 
 Json msi_json(const MsiVerdict& v) {
@@ -108,7 +120,7 @@ class JsonOutput : public Output {
       for (const DeviceSummary& ds : g.devices)
         devices.push_back(device_json(*ds.device, ds.limit));
       groups.push_back(Json{{"id", g.group->id},
-                            {"type", g.group->type},
+                            {"type", string_or_null(g.group->type)},
                             {"iommu", g.iommu ? Json(g.iommu->name) : Json(nullptr)},
                             {"msi", msi_json(g.msi)},
                             {"devices", std::move(devices)}});
@@ -160,7 +172,7 @@ class JsonOutput : public Output {
       ranges.push_back(std::move(rj));
     }
     j["ranges"] = std::move(ranges);
-    j["alignment"] = hex(r.alignment);
+    j["alignment"] = r.refusal ? Json(nullptr) : Json(hex(r.alignment));
     j["warnings"] = r.warnings;
     j["notes"] = notes;
     return emit(std::move(j));
@@ -181,7 +193,7 @@ class JsonOutput : public Output {
              {"iova", hex(v.mapping.iova)},
              {"size", size_hex(v.mapping.size)},
              {"ok", v.ok()},
-             {"error", optional_error_json(v.refusal)},
+             {"refused", optional_error_json(v.refusal)},
              {"nearest", v.nearest ? Json(hex(*v.nearest)) : Json(nullptr)}});
     return {};
   }
@@ -194,12 +206,22 @@ class JsonOutput : public Output {
     return emit(std::move(check_));
   }
 
+  // A container the kernel would refuse: the command's own document, with its answers empty.
   Status refused(const LoadedHost& loaded, std::string_view command,
-                 const std::vector<uint32_t>& ids, const Error& refusal) override {
+                 const std::vector<uint32_t>& ids, const Error& refusal,
+                 const std::vector<std::string>& notes) override {
     Json j = header(loaded, command);
     j["groups"] = ids_json(ids);
     j["refused"] = error_json(refusal);
-    j["ok"] = false;
+    if (command == "check") {
+      j["ok"] = false;
+      j["mappings"] = Json::array();
+      j["warnings"] = Json::array();
+    } else {  // info-cap
+      for (const char* key : {"layout", "argsz", "flags", "cap_offset", "bytes"}) j[key] = nullptr;
+      j["undefined"] = Json::array();
+    }
+    j["notes"] = notes;
     return emit(std::move(j));
   }
 
@@ -222,6 +244,7 @@ class JsonOutput : public Output {
     for (const Range& u : r.reply.undefined)
       undefined.push_back(Json{{"first", u.first}, {"last", u.last}});
     j["undefined"] = std::move(undefined);
+    j["notes"] = r.notes;
     return emit(std::move(j));
   }
 
@@ -247,7 +270,9 @@ class JsonOutput : public Output {
                               {"kernel", c.kernel},
                               {"model", c.model},
                               {"ok", c.ok},
-                              {"skipped", c.skipped}});
+                              {"skipped", c.skipped},
+                              {"kernel_errno", verdict_json(c.kernel_errno)},
+                              {"model_errno", verdict_json(c.model_errno)}});
       sections.push_back(Json{{"title", s.title}, {"ok", s.ok()}, {"checks", std::move(checks)}});
     }
     j["sections"] = std::move(sections);
@@ -278,7 +303,7 @@ class JsonOutput : public Output {
     j["vendor_name"] = vendor_name ? Json(*vendor_name) : Json(nullptr);
     j["device_name"] = device_name ? Json(*device_name) : Json(nullptr);
     j["driver"] = d.driver;
-    j["iommu"] = d.iommu;
+    j["iommu"] = string_or_null(d.iommu);
     j["dma_mask_bits"] = d.dma_mask_bits ? Json(*d.dma_mask_bits) : Json(nullptr);
     j["dma_limit"] =
         Json{{"bits", lim.bits ? Json(*lim.bits) : Json(nullptr)},

@@ -28,7 +28,7 @@ Status Output::check_end(bool, const std::vector<std::string>&, const std::vecto
   return unsupported("check");
 }
 Status Output::refused(const LoadedHost&, std::string_view command, const std::vector<uint32_t>&,
-                       const Error&) {
+                       const Error&, const std::vector<std::string>&) {
   return unsupported(command);
 }
 Status Output::info_cap(const LoadedHost&, const InfoCapReport&) {

@@ -47,6 +47,7 @@ struct InfoCapReport {
   std::vector<uint32_t> group_ids;
   CapLayout layout = CapLayout::kAligned;
   GetInfoReply reply;
+  std::vector<std::string> notes;
 };
 
 class Output {
@@ -65,7 +66,8 @@ class Output {
                            const std::vector<std::string>& notes);
   // A container the kernel would not build, for a command that needs one (check, info-cap).
   virtual Status refused(const LoadedHost& host, std::string_view command,
-                         const std::vector<uint32_t>& group_ids, const Error& refusal);
+                         const std::vector<uint32_t>& group_ids, const Error& refusal,
+                         const std::vector<std::string>& notes);
   virtual Status info_cap(const LoadedHost& host, const InfoCapReport& report);
   virtual Status snapshot(const SnapshotReport& report);
   virtual Status verify(const LoadedHost& host, const VerifyReport& report);

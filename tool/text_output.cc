@@ -216,9 +216,10 @@ class TextOutput : public Output {
   }
 
   Status refused(const LoadedHost&, std::string_view, const std::vector<uint32_t>&,
-                 const Error& refusal) override {
+                 const Error& refusal, const std::vector<std::string>& notes) override {
     out_ << "VFIO type1 container refused (" << errno_name(refusal.code)
          << "): " << visible(refusal.message) << '\n';
+    print_notes(notes, out_);
     return {};
   }
 
@@ -239,6 +240,7 @@ class TextOutput : public Output {
       }
       out_ << '\n';
     }
+    print_notes(r.notes, out_);
     return {};
   }
 

@@ -69,6 +69,7 @@ std::string_view origin_name(Origin origin);
 struct Provenance {
   Origin origin = Origin::kDriver;
   std::string detail;  // e.g. "intel-iommu MSI window", "device 0000:01:00.0: 40-bit (declared)"
+  std::string device;  // the device it concerns, when one does (a DMA limit's), else ""
   friend bool operator==(const Provenance&, const Provenance&) = default;
 };
 

@@ -24,6 +24,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -39,6 +40,9 @@ struct Check {
   std::string model;
   bool ok = false;
   bool skipped = false;  // the model cannot know this fact (e.g. not in sysfs): not judged
+  // For a verdict (MAP_DMA, attach): each side's errno, 0 when it accepted; empty otherwise.
+  std::optional<int> kernel_errno;
+  std::optional<int> model_errno;
 };
 
 // The checks of one container (type1, iommufd) or of one policy, under a title:
