@@ -94,11 +94,11 @@ Result<uint64_t> parse_field(std::string_view digits, const std::string& file_na
 }  // namespace
 
 Result<uint32_t> parse_amd_cap(std::string_view text, const std::string& file_name) {
-  Result<uint64_t> v = parse_field(detail::strip_newline(text), file_name, "capability header");
-  if (!v) return v.error();
-  if (*v > 0xffffffffu)
-    return make_error(EINVAL, file_name + ": capability header " + hex(*v) + " exceeds 32 bits");
-  return static_cast<uint32_t>(*v);
+  IOVAMAP_ASSIGN_OR_RETURN(
+      uint64_t v, parse_field(detail::strip_newline(text), file_name, "capability header"));
+  if (v > 0xffffffffu)
+    return make_error(EINVAL, file_name + ": capability header " + hex(v) + " exceeds 32 bits");
+  return static_cast<uint32_t>(v);
 }
 
 Result<AmdFeatures> parse_amd_features(std::string_view text, const std::string& file_name,
@@ -111,25 +111,23 @@ Result<AmdFeatures> parse_amd_features(std::string_view text, const std::string&
       return make_error(EINVAL, file_name + ": kernel " + kernel.to_string() +
                                     " prints the EFR alone, got two fields");
     }
-    Result<uint64_t> efr = parse_field(body, file_name, "EFR");
-    if (!efr) return efr.error();
-    f.efr = *efr;
+    IOVAMAP_ASSIGN_OR_RETURN(f.efr, parse_field(body, file_name, "EFR"));
     return f;
   }
   if (colon == std::string_view::npos) {
     return make_error(EINVAL, file_name + ": kernel " + kernel.to_string() +
                                   " prints two fields separated by ':', got one");
   }
-  Result<uint64_t> first = parse_field(body.substr(0, colon), file_name, "first field");
-  if (!first) return first.error();
-  Result<uint64_t> second = parse_field(body.substr(colon + 1), file_name, "second field");
-  if (!second) return second.error();
+  IOVAMAP_ASSIGN_OR_RETURN(uint64_t first,
+                           parse_field(body.substr(0, colon), file_name, "first field"));
+  IOVAMAP_ASSIGN_OR_RETURN(uint64_t second,
+                           parse_field(body.substr(colon + 1), file_name, "second field"));
   if (kernel < kAmdFeaturesEfrFirst) {
-    f.efr2 = *first;  // "%llx:%llx", features2, features
-    f.efr = *second;
+    f.efr2 = first;  // "%llx:%llx", features2, features
+    f.efr = second;
   } else {
-    f.efr = *first;  // "%llx:%llx", amd_iommu_efr, amd_iommu_efr2
-    f.efr2 = *second;
+    f.efr = first;  // "%llx:%llx", amd_iommu_efr, amd_iommu_efr2
+    f.efr2 = second;
   }
   return f;
 }

@@ -22,16 +22,15 @@ Result<std::vector<GroupModel>> model_groups(const Host& host, const std::vector
     if (!group)
       return make_error(ENOENT, "no IOMMU group " + std::to_string(ids[i]) + " in " +
                                     (host.source.empty() ? "this host" : host.source));
-    Result<GroupModel> model = model_group(host, *group, policy);
-    if (!model) return model.error();
-    for (const std::string& w : model->warnings) warnings->push_back(w);
-    if (!model->aperture)
+    IOVAMAP_ASSIGN_OR_RETURN(GroupModel model, model_group(host, *group, policy));
+    for (const std::string& w : model.warnings) warnings->push_back(w);
+    if (!model.aperture)
       warnings->push_back("group " + std::to_string(group->id) +
                           ": aperture unknown, taken as [0x0, 0xffffffffffffffff]");
-    if (!model->page_sizes)
+    if (!model.page_sizes)
       warnings->push_back("group " + std::to_string(group->id) +
                           ": page sizes unknown, taken as 4 KiB only");
-    models.push_back(std::move(*model));
+    models.push_back(std::move(model));
   }
   return models;
 }
@@ -74,9 +73,7 @@ Result<Type1Model> model_type1(const Host& host, const std::vector<uint32_t>& gr
   Type1Model out{.policy = policy,
                  .container = Type1Container(host.kernel, host.dma_entry_limit.value_or(65535),
                                              host.type1_allow_unsafe_interrupts.value_or(false))};
-  Result<std::vector<GroupModel>> models = model_groups(host, group_ids, policy, &out.warnings);
-  if (!models) return models.error();
-  out.groups = std::move(*models);
+  IOVAMAP_ASSIGN_OR_RETURN(out.groups, model_groups(host, group_ids, policy, &out.warnings));
 
   for (const GroupModel& model : out.groups) {
     const Group& group = *host.find_group(model.group_id);
@@ -93,19 +90,17 @@ Result<IoasModelResult> model_iommufd(const Host& host, const std::vector<uint32
   IoasModelResult out{
       .policy = policy,
       .ioas = IoasModel(host.kernel, host.iommufd_allow_unsafe_interrupts.value_or(false))};
-  Result<std::vector<GroupModel>> models = model_groups(host, group_ids, policy, &out.warnings);
-  if (!models) return models.error();
-  out.groups = std::move(*models);
+  IOVAMAP_ASSIGN_OR_RETURN(out.groups, model_groups(host, group_ids, policy, &out.warnings));
 
   for (const GroupModel& model : out.groups) {
     const Group& group = *host.find_group(model.group_id);
     IoasDomain domain = ioas_domain(host, group, model);
     MsiVerdict msi = group_msi_isolation(host, group);
     for (const Device& device : group.devices) {
-      Result<std::vector<ReservedRegion>> regions = device_regions_for(host, group, device, policy);
-      if (!regions) return regions.error();
+      IOVAMAP_ASSIGN_OR_RETURN(std::vector<ReservedRegion> regions,
+                               device_regions_for(host, group, device, policy));
       IoasDevice d{
-          .name = device.name, .regions = std::move(*regions), .msi_isolated = msi.isolated};
+          .name = device.name, .regions = std::move(regions), .msi_isolated = msi.isolated};
       if (Status s = out.ioas.attach(d, domain); !s)
         return msi_explained(s.error(), msi, "iommufd")
             .with_context("attaching device " + device.name + " of group " +
@@ -191,8 +186,9 @@ bool same_stop(const RangeStop& a, const RangeStop& b) {
 // One sweep over the stops sorted by start, with a heap of the active ones by end: O((n + m)
 // log n) plus what is reported.
 void attach_stops(std::vector<RangeStop> stops, std::vector<UsableRange>* usable) {
-  std::stable_sort(stops.begin(), stops.end(),
-            [](const RangeStop& a, const RangeStop& b) { return a.range.first < b.range.first; });
+  std::stable_sort(stops.begin(), stops.end(), [](const RangeStop& a, const RangeStop& b) {
+    return a.range.first < b.range.first;
+  });
   // The points to explain, ascending: each range's outside neighbours.
   struct Point {
     uint64_t address;

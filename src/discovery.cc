@@ -59,14 +59,12 @@ Result<std::optional<std::string>> link_optional(SysfsReader& reader, const std:
 template <class T>
 Status read_number(SysfsReader& reader, const std::string& path, std::optional<T>* out,
                    uint64_t max) {
-  Result<std::optional<std::string>> text = read_optional(reader, path);
-  if (!text) return text.error();
-  if (!*text) return {};
-  Result<uint64_t> v = parse_sysfs_number(**text, reader.display(path));
-  if (!v) return v.error();
-  if (*v > max)
-    return make_error(EINVAL, reader.display(path) + ":1: value " + hex(*v) + " out of range");
-  *out = static_cast<T>(*v);
+  IOVAMAP_ASSIGN_OR_RETURN(std::optional<std::string> text, read_optional(reader, path));
+  if (!text) return {};
+  IOVAMAP_ASSIGN_OR_RETURN(uint64_t v, parse_sysfs_number(*text, reader.display(path)));
+  if (v > max)
+    return make_error(EINVAL, reader.display(path) + ":1: value " + hex(v) + " out of range");
+  *out = static_cast<T>(v);
   return {};
 }
 
@@ -95,10 +93,10 @@ std::optional<uint32_t> cmdline_dma_entry_limit(std::string_view cmdline, const 
 Result<std::optional<bool>> read_bool_param(SysfsReader& reader, std::string_view path,
                                             std::string_view option, std::string_view cmdline,
                                             std::vector<std::string>* warnings) {
-  Result<std::optional<std::string>> text = read_optional(reader, std::string(path));
-  if (!text) return text.error();
-  if (*text) {
-    std::string_view t = **text;
+  IOVAMAP_ASSIGN_OR_RETURN(std::optional<std::string> text,
+                           read_optional(reader, std::string(path)));
+  if (text) {
+    std::string_view t = *text;
     if (!t.empty() && t.back() == '\n') t.remove_suffix(1);
     std::optional<bool> v = parse_kernel_bool(t);
     if (!v)
@@ -145,10 +143,9 @@ Result<std::optional<MsiEvidence>> msi_evidence(SysfsReader& reader,
   std::optional<MsiEvidence> yes, no;
   for (uint32_t irq : irqs) {
     std::string path = join(join(kIrqDir, std::to_string(irq)), "chip_name");
-    Result<std::optional<std::string>> name = read_optional(reader, path);
-    if (!name) return name.error();
-    if (!*name) continue;
-    std::string chip = **name;
+    IOVAMAP_ASSIGN_OR_RETURN(std::optional<std::string> name, read_optional(reader, path));
+    if (!name) continue;
+    std::string chip = *name;
     if (!chip.empty() && chip.back() == '\n') chip.pop_back();
     MsiChipClass c = classify_irq_chip(chip);
     if (c == MsiChipClass::kSilent) continue;
@@ -209,39 +206,31 @@ Result<Device> read_device(SysfsReader& reader, const std::string& group_devices
   Device dev;
   dev.name = name;
   dev.is_pci = is_pci_address(name);
-  Result<std::string> dir = follow(reader, join(group_devices, name));
-  if (!dir) return dir.error();
+  IOVAMAP_ASSIGN_OR_RETURN(std::string dir, follow(reader, join(group_devices, name)));
   if (dev.is_pci) {
     std::optional<uint16_t> vendor, device_id;
     std::optional<uint32_t> class_code;
-    if (Status s = read_number(reader, join(*dir, "vendor"), &vendor, 0xffff); !s) return s.error();
-    if (Status s = read_number(reader, join(*dir, "device"), &device_id, 0xffff); !s)
-      return s.error();
-    if (Status s = read_number(reader, join(*dir, "class"), &class_code, 0xffffff); !s)
-      return s.error();
+    IOVAMAP_RETURN_IF_ERROR(read_number(reader, join(dir, "vendor"), &vendor, 0xffff));
+    IOVAMAP_RETURN_IF_ERROR(read_number(reader, join(dir, "device"), &device_id, 0xffff));
+    IOVAMAP_RETURN_IF_ERROR(read_number(reader, join(dir, "class"), &class_code, 0xffffff));
     dev.vendor = vendor.value_or(0);
     dev.device_id = device_id.value_or(0);
     dev.class_code = class_code.value_or(0);
   }
-  if (Status s = read_number(reader, join(*dir, "dma_mask_bits"), &dev.dma_mask_bits, 64); !s)
-    return s.error();
-  if (Status s = read_number(reader, join(*dir, "consistent_dma_mask_bits"),
-                             &dev.coherent_dma_mask_bits, 64);
-      !s)
-    return s.error();
-  Result<std::optional<std::string>> driver = link_optional(reader, join(*dir, "driver"));
-  if (!driver) return driver.error();
-  if (*driver) dev.driver = std::string(base_name(**driver));
-  Result<std::optional<std::string>> iommu = link_optional(reader, join(*dir, "iommu"));
-  if (!iommu) return iommu.error();
-  if (*iommu) dev.iommu = std::string(base_name(**iommu));
+  IOVAMAP_RETURN_IF_ERROR(read_number(reader, join(dir, "dma_mask_bits"), &dev.dma_mask_bits, 64));
+  IOVAMAP_RETURN_IF_ERROR(
+      read_number(reader, join(dir, "consistent_dma_mask_bits"), &dev.coherent_dma_mask_bits, 64));
+  IOVAMAP_ASSIGN_OR_RETURN(std::optional<std::string> driver,
+                           link_optional(reader, join(dir, "driver")));
+  if (driver) dev.driver = std::string(base_name(*driver));
+  IOVAMAP_ASSIGN_OR_RETURN(std::optional<std::string> iommu,
+                           link_optional(reader, join(dir, "iommu")));
+  if (iommu) dev.iommu = std::string(base_name(*iommu));
   // The device's own MSI vectors (present while its driver has MSIs enabled): one vector that
   // is not isolated decides.
-  Result<std::vector<uint32_t>> vectors = irq_numbers(reader, join(*dir, "msi_irqs"));
-  if (!vectors) return vectors.error();
-  Result<std::optional<MsiEvidence>> msi = msi_evidence(reader, *vectors, true);
-  if (!msi) return msi.error();
-  dev.msi = std::move(*msi);
+  IOVAMAP_ASSIGN_OR_RETURN(std::vector<uint32_t> vectors,
+                           irq_numbers(reader, join(dir, "msi_irqs")));
+  IOVAMAP_ASSIGN_OR_RETURN(dev.msi, msi_evidence(reader, vectors, true));
   return dev;
 }
 
@@ -249,28 +238,23 @@ Result<Group> read_group(SysfsReader& reader, uint32_t id) {
   Group group;
   group.id = id;
   std::string dir = join(kGroupsDir, std::to_string(id));
-  Result<std::optional<std::string>> type = read_optional(reader, join(dir, "type"));
-  if (!type) return type.error();
-  if (*type) {
-    group.type = std::move(**type);
+  IOVAMAP_ASSIGN_OR_RETURN(std::optional<std::string> type,
+                           read_optional(reader, join(dir, "type")));
+  if (type) {
+    group.type = std::move(*type);
     if (!group.type.empty() && group.type.back() == '\n') group.type.pop_back();
   }
   std::string regions_path = join(dir, "reserved_regions");
-  Result<std::optional<std::string>> regions = read_optional(reader, regions_path);
-  if (!regions) return regions.error();
-  if (*regions) {
-    Result<std::vector<ReservedRegion>> parsed =
-        parse_sysfs_regions(**regions, reader.display(regions_path));
-    if (!parsed) return parsed.error();
-    group.observed_regions = std::move(*parsed);
+  IOVAMAP_ASSIGN_OR_RETURN(std::optional<std::string> regions, read_optional(reader, regions_path));
+  if (regions) {
+    IOVAMAP_ASSIGN_OR_RETURN(group.observed_regions,
+                             parse_sysfs_regions(*regions, reader.display(regions_path)));
   }
   std::string devices = join(dir, "devices");
-  Result<std::vector<std::string>> names = reader.list_dir(devices);
-  if (!names) return names.error();
-  for (const std::string& name : *names) {  // sorted: PCI address order
-    Result<Device> dev = read_device(reader, devices, name);
-    if (!dev) return dev.error();
-    group.devices.push_back(std::move(*dev));
+  IOVAMAP_ASSIGN_OR_RETURN(std::vector<std::string> names, reader.list_dir(devices));
+  for (const std::string& name : names) {  // sorted: PCI address order
+    IOVAMAP_ASSIGN_OR_RETURN(Device dev, read_device(reader, devices, name));
+    group.devices.push_back(std::move(dev));
   }
   return group;
 }
@@ -312,10 +296,10 @@ Result<Discovery> discover(SysfsReader& reader, std::string source) {
   Discovery out;
   out.host.source = std::move(source);
 
-  Result<std::optional<std::string>> release = read_optional(reader, std::string(kOsRelease));
-  if (!release) return release.error();
-  if (*release) {
-    std::string_view text = **release;
+  IOVAMAP_ASSIGN_OR_RETURN(std::optional<std::string> release,
+                           read_optional(reader, std::string(kOsRelease)));
+  if (release) {
+    std::string_view text = *release;
     if (!text.empty() && text.back() == '\n') text.remove_suffix(1);
     Result<KernelVersion> version = KernelVersion::parse(text);
     if (!version) return version.error().with_context(reader.display(kOsRelease) + ":1");
@@ -339,10 +323,8 @@ Result<Discovery> discover(SysfsReader& reader, std::string source) {
   }
 
   // The type1 mapping budget: the loaded module's parameter, else the command line's.
-  if (Status s =
-          read_number(reader, std::string(kDmaEntryLimit), &out.host.dma_entry_limit, UINT32_MAX);
-      !s)
-    return s.error();
+  IOVAMAP_RETURN_IF_ERROR(
+      read_number(reader, std::string(kDmaEntryLimit), &out.host.dma_entry_limit, UINT32_MAX));
   if (!out.host.dma_entry_limit)
     out.host.dma_entry_limit =
         cmdline_dma_entry_limit(cmdline, reader.display(kCmdline), &out.warnings);
@@ -352,18 +334,13 @@ Result<Discovery> discover(SysfsReader& reader, std::string source) {
        {std::tuple{kType1Unsafe, kType1UnsafeOption, &out.host.type1_allow_unsafe_interrupts},
         std::tuple{kIommufdUnsafe, kIommufdUnsafeOption,
                    &out.host.iommufd_allow_unsafe_interrupts}}) {
-    Result<std::optional<bool>> v = read_bool_param(reader, path, option, cmdline, &out.warnings);
-    if (!v) return v.error();
-    *field = *v;
+    IOVAMAP_ASSIGN_OR_RETURN(*field, read_bool_param(reader, path, option, cmdline, &out.warnings));
   }
 
   // MSI isolation host-wide: the interrupt chips in use. One that isolates shows interrupt
   // remapping (or an ITS) is on, which covers every device.
-  Result<std::vector<uint32_t>> irqs = irq_numbers(reader, std::string(kIrqDir));
-  if (!irqs) return irqs.error();
-  Result<std::optional<MsiEvidence>> msi = msi_evidence(reader, *irqs, false);
-  if (!msi) return msi.error();
-  out.host.msi = std::move(*msi);
+  IOVAMAP_ASSIGN_OR_RETURN(std::vector<uint32_t> irqs, irq_numbers(reader, std::string(kIrqDir)));
+  IOVAMAP_ASSIGN_OR_RETURN(out.host.msi, msi_evidence(reader, irqs, false));
 
   // RAM: the firmware memory map the kernel exports (drivers/firmware/memmap.c), one directory
   // per entry with start, end (inclusive) and type.
@@ -372,11 +349,11 @@ Result<Discovery> discover(SysfsReader& reader, std::string source) {
   if (memmap) {
     for (const std::string& entry : *memmap) {
       std::string dir = join(kMemmapDir, entry);
-      Result<std::optional<std::string>> type = read_optional(reader, join(dir, "type"));
-      if (!type) return type.error();
-      if (!*type || **type != "System RAM\n") continue;
+      IOVAMAP_ASSIGN_OR_RETURN(std::optional<std::string> type,
+                               read_optional(reader, join(dir, "type")));
+      if (!type || *type != "System RAM\n") continue;
       std::optional<uint64_t> end;
-      if (Status s = read_number(reader, join(dir, "end"), &end, kMaxAddress); !s) return s.error();
+      IOVAMAP_RETURN_IF_ERROR(read_number(reader, join(dir, "end"), &end, kMaxAddress));
       if (end && (!out.host.ram_top || *end > *out.host.ram_top)) out.host.ram_top = *end;
     }
   }
@@ -398,9 +375,8 @@ Result<Discovery> discover(SysfsReader& reader, std::string source) {
   }
   std::sort(ids.begin(), ids.end());
   for (uint32_t id : ids) {
-    Result<Group> group = read_group(reader, id);
-    if (!group) return group.error();
-    out.host.groups.push_back(std::move(*group));
+    IOVAMAP_ASSIGN_OR_RETURN(Group group, read_group(reader, id));
+    out.host.groups.push_back(std::move(group));
   }
   return out;
 }

@@ -85,8 +85,7 @@ Status IoasModel::attach(const IoasDevice& device, const IoasDomain& domain) {
   // the device can be attached at all ("iommufd: Move isolated msi enforcement to
   // iommufd_device_bind()").
   bool check_at_bind = kernel_ >= KernelVersion{6, 6};
-  if (check_at_bind)
-    if (Status s = msi_check(device); !s) return s;
+  if (check_at_bind) IOVAMAP_RETURN_IF_ERROR(msi_check(device));
 
   // iopt_table_enforce_dev_resv_regions: each region but direct-relaxable becomes a
   // reservation owned by the device; then MSI sanity.

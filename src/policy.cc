@@ -90,9 +90,8 @@ std::optional<ReservedRegion> rfc_mask_region(const Device& device) {
 
 Result<std::vector<ReservedRegion>> device_regions_for(const Host& host, const Group& group,
                                                        const Device& device, Policy policy) {
-  Result<const IommuUnit*> unit_or = unit_of(host, group, device);
-  if (!unit_or) return unit_or.error();
-  const IommuUnit& unit = *unit_or ? **unit_or : unknown_unit();
+  IOVAMAP_ASSIGN_OR_RETURN(const IommuUnit* known, unit_of(host, group, device));
+  const IommuUnit& unit = known ? *known : unknown_unit();
   std::vector<ReservedRegion> driver = device_regions(unit, device, host.kernel);
 
   switch (policy) {
@@ -152,9 +151,9 @@ Result<GroupModel> model_group(const Host& host, const Group& group, Policy poli
     if (!device.has_iommu && policy != Policy::kEffective &&
         host.kernel >= kGroupStopsAtDeviceWithoutIommu)
       break;
-    Result<std::vector<ReservedRegion>> regions = device_regions_for(host, group, device, policy);
-    if (!regions) return regions.error();
-    model.regions.insert_all(*regions);
+    IOVAMAP_ASSIGN_OR_RETURN(std::vector<ReservedRegion> regions,
+                             device_regions_for(host, group, device, policy));
+    model.regions.insert_all(regions);
   }
   model.regions.regions();  // built now, so that readers on other threads only read
   return model;

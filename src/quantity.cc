@@ -71,10 +71,9 @@ Result<u128> parse_size(std::string_view text) {
 }
 
 Result<uint64_t> parse_address(std::string_view text) {
-  Result<u128> v = parse_size(text);
-  if (!v) return v.error();
-  if (*v > kMaxAddress) return make_error(ERANGE, "'" + std::string(text) + "': above 2^64-1");
-  return static_cast<uint64_t>(*v);
+  IOVAMAP_ASSIGN_OR_RETURN(u128 v, parse_size(text));
+  if (v > kMaxAddress) return make_error(ERANGE, "'" + std::string(text) + "': above 2^64-1");
+  return static_cast<uint64_t>(v);
 }
 
 }  // namespace iovamap

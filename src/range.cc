@@ -6,15 +6,16 @@
 namespace iovamap {
 
 Result<Range> Range::make(uint64_t first, uint64_t last) {
-  if (first > last) return make_error(EINVAL, "range " + hex(first) + "-" + hex(last) + " is reversed");
+  if (first > last)
+    return make_error(EINVAL, "range " + hex(first) + "-" + hex(last) + " is reversed");
   return Range{first, last};
 }
 
 Result<Range> Range::from_start_length(uint64_t start, uint64_t length) {
   if (length == 0) return make_error(EINVAL, "range at " + hex(start) + " has length 0");
   if (length - 1 > kMaxAddress - start)
-    return make_error(EINVAL, "range at " + hex(start) + " of length " + hex(length) +
-                                  " passes 2^64-1");
+    return make_error(EINVAL,
+                      "range at " + hex(start) + " of length " + hex(length) + " passes 2^64-1");
   return Range{start, start + (length - 1)};
 }
 

@@ -32,9 +32,9 @@ RangeSet RangeSet::from_ranges(const std::vector<Range>& ranges) {
 
 void RangeSet::add(const Range& range) {
   // First range that ends at or after range.first - 1 (it may touch `range` from the left).
-  auto lo = std::lower_bound(ranges_.begin(), ranges_.end(), range, [](const Range& a, const Range& r) {
-    return a.last != kMaxAddress && a.last + 1 < r.first;
-  });
+  auto lo = std::lower_bound(
+      ranges_.begin(), ranges_.end(), range,
+      [](const Range& a, const Range& r) { return a.last != kMaxAddress && a.last + 1 < r.first; });
   Range merged = range;
   auto hi = lo;
   while (hi != ranges_.end() && hi->touches(merged)) {
@@ -92,7 +92,9 @@ RangeSet RangeSet::intersect(const RangeSet& other) const {
   return out;
 }
 
-RangeSet RangeSet::intersect(const Range& range) const { return intersect(RangeSet{range}); }
+RangeSet RangeSet::intersect(const Range& range) const {
+  return intersect(RangeSet{range});
+}
 
 RangeSet RangeSet::complement() const {
   RangeSet out;
@@ -110,7 +112,9 @@ RangeSet RangeSet::complement() const {
   return out;
 }
 
-RangeSet RangeSet::subtract(const RangeSet& other) const { return intersect(other.complement()); }
+RangeSet RangeSet::subtract(const RangeSet& other) const {
+  return intersect(other.complement());
+}
 
 const Range* RangeSet::find(uint64_t address) const {
   auto it = std::upper_bound(ranges_.begin(), ranges_.end(), address,

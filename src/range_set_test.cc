@@ -14,7 +14,7 @@ constexpr int kUniverse = 256;
 using Bits = std::bitset<kUniverse>;
 
 struct SmallSet {
-  uint64_t base;  // 0 or 2^64 - 256
+  uint64_t base;                            // 0 or 2^64 - 256
   std::vector<std::pair<int, int>> ranges;  // offsets within the universe, first <= last
 };
 
@@ -23,15 +23,16 @@ Range to_range(uint64_t base, std::pair<int, int> r) {
 }
 
 rc::Gen<std::vector<std::pair<int, int>>> gen_ranges() {
-  return rc::gen::container<std::vector<std::pair<int, int>>>(
-      rc::gen::map(rc::gen::pair(rc::gen::inRange(0, kUniverse), rc::gen::inRange(0, kUniverse)),
-                   [](std::pair<int, int> p) {
-                     return std::make_pair(std::min(p.first, p.second),
-                                           std::max(p.first, p.second));
-                   }));
+  return rc::gen::container<std::vector<std::pair<int, int>>>(rc::gen::map(
+      rc::gen::pair(rc::gen::inRange(0, kUniverse), rc::gen::inRange(0, kUniverse)),
+      [](std::pair<int, int> p) {
+        return std::make_pair(std::min(p.first, p.second), std::max(p.first, p.second));
+      }));
 }
 
-rc::Gen<uint64_t> gen_base() { return rc::gen::element(uint64_t{0}, kMaxAddress - (kUniverse - 1)); }
+rc::Gen<uint64_t> gen_base() {
+  return rc::gen::element(uint64_t{0}, kMaxAddress - (kUniverse - 1));
+}
 
 Bits bits_of(const std::vector<std::pair<int, int>>& ranges) {
   Bits b;
@@ -164,8 +165,7 @@ TEST(RangeSet, WholeSpaceEdges) {
 TEST(RangeSet, RealIntelContainer) {
   RangeSet usable{Range{0, 0x7fffffffff}};
   usable.remove(Range{0xfee00000, 0xfeefffff});
-  EXPECT_EQ(usable.ranges(),
-            (std::vector<Range>{{0, 0xfedfffff}, {0xfef00000, 0x7fffffffff}}));
+  EXPECT_EQ(usable.ranges(), (std::vector<Range>{{0, 0xfedfffff}, {0xfef00000, 0x7fffffffff}}));
   EXPECT_EQ(usable.find(0xfee00000), nullptr);
   EXPECT_FALSE(usable.holds(Range{0xfed00000, 0xfef00fff}));
 }

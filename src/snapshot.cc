@@ -114,7 +114,7 @@ Status write_tree(const RecordingReader& rec, const fs::path& tmp, SnapshotRepor
       report->warnings.push_back(path + ": listed through a link, not captured as a directory");
       continue;
     }
-    if (Status s = make_dirs(tmp / path); !s) return s;
+    IOVAMAP_RETURN_IF_ERROR(make_dirs(tmp / path));
     entries->push_back({{"path", path}, {"kind", "dir"}});
     ++report->dirs;
   }
@@ -124,8 +124,8 @@ Status write_tree(const RecordingReader& rec, const fs::path& tmp, SnapshotRepor
       continue;
     }
     fs::path p = tmp / path;
-    if (Status s = make_dirs(p.parent_path()); !s) return s;
-    if (Status s = write_file(p, content); !s) return s;
+    IOVAMAP_RETURN_IF_ERROR(make_dirs(p.parent_path()));
+    IOVAMAP_RETURN_IF_ERROR(write_file(p, content));
     entries->push_back({{"path", path}, {"kind", "file"}, {"bytes", content.size()}});
     ++report->files;
   }
@@ -135,7 +135,7 @@ Status write_tree(const RecordingReader& rec, const fs::path& tmp, SnapshotRepor
       continue;
     }
     fs::path p = tmp / path;
-    if (Status s = make_dirs(p.parent_path()); !s) return s;
+    IOVAMAP_RETURN_IF_ERROR(make_dirs(p.parent_path()));
     if (::symlink(text.c_str(), p.c_str()) != 0) return io_error(p, "symlink");
     entries->push_back({{"path", path}, {"kind", "link"}, {"target", text}});
     ++report->links;

@@ -73,19 +73,18 @@ Result<std::string> resolve_path(std::string_view path, bool follow_final, bool 
     done.push_back(part);
     std::string candidate = join(done);
     bool is_final = pending.empty();
-    Result<EntryKind> kind = ops.kind(candidate);
-    if (!kind) return kind.error();
-    if (*kind == EntryKind::kMissing) return make_error(ENOENT, "'" + candidate + "' is missing");
-    bool follow = (*kind == EntryKind::kSymlink && (!is_final || follow_final)) ||
-                  (*kind == EntryKind::kFile && (!is_final || final_link_file));
+    IOVAMAP_ASSIGN_OR_RETURN(EntryKind kind, ops.kind(candidate));
+    if (kind == EntryKind::kMissing) return make_error(ENOENT, "'" + candidate + "' is missing");
+    bool follow = (kind == EntryKind::kSymlink && (!is_final || follow_final)) ||
+                  (kind == EntryKind::kFile && (!is_final || final_link_file));
     if (!follow) {
-      if (!is_final && *kind != EntryKind::kDir)
+      if (!is_final && kind != EntryKind::kDir)
         return make_error(ENOTDIR, "'" + candidate + "' is not a directory");
       continue;
     }
     if (++hops > kMaxLinkHops)
       return make_error(ELOOP, "more than " + std::to_string(kMaxLinkHops) + " links");
-    Result<std::string> text = ops.link_text(candidate, *kind);
+    Result<std::string> text = ops.link_text(candidate, kind);
     if (!text) return text.error().with_context("'" + candidate + "'");
     done.pop_back();  // the link itself is replaced by its target
     if (!text->empty() && text->front() == '/') done.clear();
@@ -239,9 +238,9 @@ class RootReader : public SysfsReader {
   Result<int> open_following(std::string_view rel, int flags, bool final_link_file) {
     int fd = open_in_root(rel, flags);
     if (fd < 0 && errno == ENOTDIR) {  // a link file in the way
-      Result<std::string> canon = detail::resolve_path(rel, true, final_link_file, ops_);
-      if (!canon) return canon.error();
-      fd = open_in_root(*canon, flags);
+      IOVAMAP_ASSIGN_OR_RETURN(std::string canon,
+                               detail::resolve_path(rel, true, final_link_file, ops_));
+      fd = open_in_root(canon, flags);
     }
     if (fd < 0) return make_error(errno, std::strerror(errno));
     return fd;
@@ -364,10 +363,9 @@ Result<std::string> FakeSysfs::resolve(std::string_view path, bool follow_final,
 
 Result<std::string> FakeSysfs::read_file(std::string_view path) {
   ++calls_;
-  Result<std::string> canon = resolve(path, true, false);
-  if (!canon) return canon.error();
-  auto it = nodes_.find(*canon);
-  if (canon->empty() || it->second.kind == Kind::kDir)
+  IOVAMAP_ASSIGN_OR_RETURN(std::string canon, resolve(path, true, false));
+  auto it = nodes_.find(canon);
+  if (canon.empty() || it->second.kind == Kind::kDir)
     return make_error(EISDIR, display(path) + ": is a directory");
   if (it->second.kind != Kind::kFile)
     return make_error(EINVAL, display(path) + ": not a regular file");
@@ -381,10 +379,10 @@ Result<std::string> FakeSysfs::read_link(std::string_view path) {
   ++calls_;
   std::string_view rel = detail::relative(path);
   size_t slash = rel.rfind('/');
-  Result<std::string> parent =
-      resolve(slash == std::string_view::npos ? "" : rel.substr(0, slash), true, true);
-  if (!parent) return parent.error();
-  std::string at = (parent->empty() ? "" : *parent + "/") + std::string(base_name(rel));
+  IOVAMAP_ASSIGN_OR_RETURN(
+      std::string parent,
+      resolve(slash == std::string_view::npos ? "" : rel.substr(0, slash), true, true));
+  std::string at = (parent.empty() ? "" : parent + "/") + std::string(base_name(rel));
   auto it = nodes_.find(at);
   if (it == nodes_.end()) return make_error(ENOENT, display(path) + ": is missing");
   if (it->second.kind == Kind::kLink) return it->second.data;
@@ -398,11 +396,10 @@ Result<std::string> FakeSysfs::read_link(std::string_view path) {
 
 Result<std::vector<std::string>> FakeSysfs::list_dir(std::string_view path) {
   ++calls_;
-  Result<std::string> canon = resolve(path, true, true);
-  if (!canon) return canon.error();
-  if (!canon->empty() && nodes_.find(*canon)->second.kind != Kind::kDir)
+  IOVAMAP_ASSIGN_OR_RETURN(std::string canon, resolve(path, true, true));
+  if (!canon.empty() && nodes_.find(canon)->second.kind != Kind::kDir)
     return make_error(ENOTDIR, display(path) + ": not a directory");
-  std::string prefix = canon->empty() ? "" : *canon + "/";
+  std::string prefix = canon.empty() ? "" : canon + "/";
   std::vector<std::string> names;
   for (auto it = nodes_.lower_bound(prefix); it != nodes_.end(); ++it) {
     std::string_view key = it->first;

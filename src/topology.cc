@@ -36,7 +36,7 @@ Status each_key(const Ctx& ctx, const toml::table& table, std::string_view what,
       return ctx.at(node, "unknown key '" + std::string(key.str()) + "' in " + std::string(what) +
                               " (known: " + known + ")");
     }
-    if (Status s = it->second(node); !s) return s;
+    IOVAMAP_RETURN_IF_ERROR(it->second(node));
   }
   for (std::string_view key : required) {
     if (!table.contains(key))
@@ -66,10 +66,9 @@ Result<u128> get_size(const Ctx& ctx, const toml::node& node, std::string_view k
 
 Result<uint64_t> get_u64(const Ctx& ctx, const toml::node& node, std::string_view key,
                          uint64_t max = kMaxAddress) {
-  Result<u128> v = get_size(ctx, node, key);
-  if (!v) return v.error();
-  if (*v > max) return ctx.at(node, "'" + std::string(key) + "' is above " + hex(max));
-  return static_cast<uint64_t>(*v);
+  IOVAMAP_ASSIGN_OR_RETURN(u128 v, get_size(ctx, node, key));
+  if (v > max) return ctx.at(node, "'" + std::string(key) + "' is above " + hex(max));
+  return static_cast<uint64_t>(v);
 }
 
 Result<bool> get_bool(const Ctx& ctx, const toml::node& node, std::string_view key) {
@@ -78,10 +77,9 @@ Result<bool> get_bool(const Ctx& ctx, const toml::node& node, std::string_view k
 }
 
 Result<unsigned> get_bits(const Ctx& ctx, const toml::node& node, std::string_view key) {
-  Result<uint64_t> v = get_u64(ctx, node, key, 64);
-  if (!v) return v.error();
-  if (*v == 0) return ctx.at(node, "'" + std::string(key) + "' must be 1 to 64");
-  return static_cast<unsigned>(*v);
+  IOVAMAP_ASSIGN_OR_RETURN(uint64_t v, get_u64(ctx, node, key, 64));
+  if (v == 0) return ctx.at(node, "'" + std::string(key) + "' must be 1 to 64");
+  return static_cast<unsigned>(v);
 }
 
 // [first, last] from a two-element array.
@@ -89,12 +87,10 @@ Result<Range> get_pair_range(const Ctx& ctx, const toml::node& node, std::string
   const toml::array* a = node.as_array();
   if (a == nullptr || a->size() != 2)
     return ctx.at(node, "'" + std::string(key) + "' must be [first, last]");
-  Result<uint64_t> first = get_u64(ctx, (*a)[0], key);
-  if (!first) return first.error();
-  Result<uint64_t> last = get_u64(ctx, (*a)[1], key);
-  if (!last) return last.error();
-  if (*first > *last) return ctx.at(node, "'" + std::string(key) + "': first is above last");
-  return Range{*first, *last};
+  IOVAMAP_ASSIGN_OR_RETURN(uint64_t first, get_u64(ctx, (*a)[0], key));
+  IOVAMAP_ASSIGN_OR_RETURN(uint64_t last, get_u64(ctx, (*a)[1], key));
+  if (first > last) return ctx.at(node, "'" + std::string(key) + "': first is above last");
+  return Range{first, last};
 }
 
 // One firmware region: { first, last, type } or { start, size, type }.
@@ -112,46 +108,35 @@ Result<ReservedRegion> get_region(const Ctx& ctx, const toml::node& node,
   Status s = each_key(ctx, *t, "region",
                       {{"first",
                         [&](const toml::node& n) -> Status {
-                          Result<uint64_t> v = get_u64(ctx, n, "first");
-                          if (!v) return v.error();
-                          first = *v;
+                          IOVAMAP_ASSIGN_OR_RETURN(first, get_u64(ctx, n, "first"));
                           return {};
                         }},
                        {"last",
                         [&](const toml::node& n) -> Status {
-                          Result<uint64_t> v = get_u64(ctx, n, "last");
-                          if (!v) return v.error();
-                          last = *v;
+                          IOVAMAP_ASSIGN_OR_RETURN(last, get_u64(ctx, n, "last"));
                           return {};
                         }},
                        {"start",
                         [&](const toml::node& n) -> Status {
-                          Result<uint64_t> v = get_u64(ctx, n, "start");
-                          if (!v) return v.error();
-                          start = *v;
+                          IOVAMAP_ASSIGN_OR_RETURN(start, get_u64(ctx, n, "start"));
                           return {};
                         }},
                        {"size",
                         [&](const toml::node& n) -> Status {
-                          Result<u128> v = get_size(ctx, n, "size");
-                          if (!v) return v.error();
-                          size = *v;
+                          IOVAMAP_ASSIGN_OR_RETURN(size, get_size(ctx, n, "size"));
                           return {};
                         }},
                        {"type",
                         [&](const toml::node& n) -> Status {
-                          Result<std::string> v = get_string(ctx, n, "type");
-                          if (!v) return v.error();
-                          Result<RegionType> rt = parse_region_type(*v);
+                          IOVAMAP_ASSIGN_OR_RETURN(std::string v, get_string(ctx, n, "type"));
+                          Result<RegionType> rt = parse_region_type(v);
                           if (!rt) return ctx.at(n, rt.error().message);
                           type = *rt;
                           return {};
                         }},
                        {"source",
                         [&](const toml::node& n) -> Status {
-                          Result<std::string> v = get_string(ctx, n, "source");
-                          if (!v) return v.error();
-                          source = *v;
+                          IOVAMAP_ASSIGN_OR_RETURN(source, get_string(ctx, n, "source"));
                           return {};
                         }}},
                       {"type"});
@@ -177,83 +162,70 @@ Result<Device> get_device(const Ctx& ctx, const toml::node& node, const std::str
   dev.iommu = group_iommu;
   auto u16_field = [&](uint16_t* out, std::string_view key) {
     return [&ctx, out, key](const toml::node& n) -> Status {
-      Result<uint64_t> v = get_u64(ctx, n, key, 0xffff);
-      if (!v) return v.error();
-      *out = static_cast<uint16_t>(*v);
+      IOVAMAP_ASSIGN_OR_RETURN(uint64_t v, get_u64(ctx, n, key, 0xffff));
+      *out = static_cast<uint16_t>(v);
       return {};
     };
   };
   auto name_field = [&](const toml::node& n) -> Status {
-    Result<std::string> v = get_string(ctx, n, "bdf");
-    if (!v) return v.error();
-    if (v->empty()) return ctx.at(n, "device name is empty");
+    IOVAMAP_ASSIGN_OR_RETURN(std::string v, get_string(ctx, n, "bdf"));
+    if (v.empty()) return ctx.at(n, "device name is empty");
     if (!dev.name.empty()) return ctx.at(n, "give either 'bdf' or 'name', not both");
-    dev.name = *v;
+    dev.name = v;
     return {};
   };
-  Status s = each_key(ctx, *t, "[[group.device]]",
-                      {{"bdf", name_field},
-                       {"name", name_field},
-                       {"vendor", u16_field(&dev.vendor, "vendor")},
-                       {"device-id", u16_field(&dev.device_id, "device-id")},
-                       {"class",
-                        [&](const toml::node& n) -> Status {
-                          Result<uint64_t> v = get_u64(ctx, n, "class", 0xffffff);
-                          if (!v) return v.error();
-                          dev.class_code = static_cast<uint32_t>(*v);
-                          return {};
-                        }},
-                       {"driver",
-                        [&](const toml::node& n) -> Status {
-                          Result<std::string> v = get_string(ctx, n, "driver");
-                          if (!v) return v.error();
-                          dev.driver = *v;
-                          return {};
-                        }},
-                       {"dma-bits",
-                        [&](const toml::node& n) -> Status {
-                          Result<unsigned> v = get_bits(ctx, n, "dma-bits");
-                          if (!v) return v.error();
-                          dev.declared_dma_bits = *v;
-                          dev.declared_dma_source =
-                              "topology " + ctx.file + ":" + std::to_string(n.source().begin.line);
-                          return {};
-                        }},
-                       {"dma-mask-bits",
-                        [&](const toml::node& n) -> Status {
-                          Result<unsigned> v = get_bits(ctx, n, "dma-mask-bits");
-                          if (!v) return v.error();
-                          dev.dma_mask_bits = *v;
-                          return {};
-                        }},
-                       {"iommu",
-                        [&](const toml::node& n) -> Status {
-                          Result<std::string> v = get_string(ctx, n, "iommu");
-                          if (!v) return v.error();
-                          dev.iommu = *v;
-                          return {};
-                        }},
-                       {"has-iommu",
-                        [&](const toml::node& n) -> Status {
-                          Result<bool> v = get_bool(ctx, n, "has-iommu");
-                          if (!v) return v.error();
-                          dev.has_iommu = *v;
-                          return {};
-                        }},
-                       {"regions",
-                        [&](const toml::node& n) -> Status {
-                          const toml::array* a = n.as_array();
-                          if (a == nullptr)
-                            return ctx.at(n, "'regions' must be an array of tables");
-                          for (const toml::node& r : *a) {
-                            Result<ReservedRegion> region =
-                                get_region(ctx, r, dev.name.empty() ? "the device" : dev.name);
-                            if (!region) return region.error();
-                            dev.firmware_regions.push_back(std::move(*region));
-                          }
-                          return {};
-                        }}},
-                      {});
+  Status s =
+      each_key(ctx, *t, "[[group.device]]",
+               {{"bdf", name_field},
+                {"name", name_field},
+                {"vendor", u16_field(&dev.vendor, "vendor")},
+                {"device-id", u16_field(&dev.device_id, "device-id")},
+                {"class",
+                 [&](const toml::node& n) -> Status {
+                   IOVAMAP_ASSIGN_OR_RETURN(uint64_t v, get_u64(ctx, n, "class", 0xffffff));
+                   dev.class_code = static_cast<uint32_t>(v);
+                   return {};
+                 }},
+                {"driver",
+                 [&](const toml::node& n) -> Status {
+                   IOVAMAP_ASSIGN_OR_RETURN(dev.driver, get_string(ctx, n, "driver"));
+                   return {};
+                 }},
+                {"dma-bits",
+                 [&](const toml::node& n) -> Status {
+                   IOVAMAP_ASSIGN_OR_RETURN(dev.declared_dma_bits, get_bits(ctx, n, "dma-bits"));
+                   dev.declared_dma_source =
+                       "topology " + ctx.file + ":" + std::to_string(n.source().begin.line);
+                   return {};
+                 }},
+                {"dma-mask-bits",
+                 [&](const toml::node& n) -> Status {
+                   IOVAMAP_ASSIGN_OR_RETURN(dev.dma_mask_bits, get_bits(ctx, n, "dma-mask-bits"));
+                   return {};
+                 }},
+                {"iommu",
+                 [&](const toml::node& n) -> Status {
+                   IOVAMAP_ASSIGN_OR_RETURN(dev.iommu, get_string(ctx, n, "iommu"));
+                   return {};
+                 }},
+                {"has-iommu",
+                 [&](const toml::node& n) -> Status {
+                   IOVAMAP_ASSIGN_OR_RETURN(dev.has_iommu, get_bool(ctx, n, "has-iommu"));
+                   return {};
+                 }},
+                {"regions",
+                 [&](const toml::node& n) -> Status {
+                   const toml::array* a = n.as_array();
+                   if (a == nullptr) return ctx.at(n, "'regions' must be an array of tables");
+                   for (const toml::node& r : *a) {
+                     IOVAMAP_ASSIGN_OR_RETURN(
+                         ReservedRegion region,
+                         get_region(ctx, r, dev.name.empty() ? "the device" : dev.name));
+                     dev.firmware_regions.push_back(std::move(region));
+                   }
+                   return {};
+                 }}},
+               {});
   if (!s) return s.error();
   if (dev.name.empty()) return ctx.at(node, "[[group.device]] needs 'bdf' (or 'name')");
   dev.is_pci = is_pci_address(dev.name);
@@ -368,37 +340,32 @@ Result<Group> get_group(const Ctx& ctx, const toml::node& node) {
   std::optional<MsiEvidence> msi;  // applies to every device, once they are read
   // The device array needs the group's IOMMU, which may come later in the table.
   if (const toml::node* n = t->get("iommu")) {
-    Result<std::string> v = get_string(ctx, *n, "iommu");
-    if (!v) return v.error();
-    iommu = *v;
+    IOVAMAP_ASSIGN_OR_RETURN(iommu, get_string(ctx, *n, "iommu"));
   }
   Status s =
       each_key(ctx, *t, "[[group]]",
                {{"id",
                  [&](const toml::node& n) -> Status {
-                   Result<uint64_t> v = get_u64(ctx, n, "id", 0xffffffff);
-                   if (!v) return v.error();
-                   group.id = static_cast<uint32_t>(*v);
+                   IOVAMAP_ASSIGN_OR_RETURN(uint64_t v, get_u64(ctx, n, "id", 0xffffffff));
+                   group.id = static_cast<uint32_t>(v);
                    return {};
                  }},
                 {"iommu", [&](const toml::node&) -> Status { return {}; }},
                 {"msi-isolated",
                  [&](const toml::node& n) -> Status {
-                   Result<bool> v = get_bool(ctx, n, "msi-isolated");
-                   if (!v) return v.error();
-                   msi = MsiEvidence{*v, ctx.file + ":" + std::to_string(n.source().begin.line)};
+                   IOVAMAP_ASSIGN_OR_RETURN(bool v, get_bool(ctx, n, "msi-isolated"));
+                   msi = MsiEvidence{v, ctx.file + ":" + std::to_string(n.source().begin.line)};
                    return {};
                  }},
                 {"type",
                  [&](const toml::node& n) -> Status {
-                   Result<std::string> v = get_string(ctx, n, "type");
-                   if (!v) return v.error();
+                   IOVAMAP_ASSIGN_OR_RETURN(std::string v, get_string(ctx, n, "type"));
                    static const std::set<std::string, std::less<>> kTypes = {
                        "DMA", "DMA-FQ", "identity", "blocked", "unmanaged", "auto"};
-                   if (!kTypes.count(*v))
-                     return ctx.at(n, "unknown group type '" + *v +
+                   if (!kTypes.count(v))
+                     return ctx.at(n, "unknown group type '" + v +
                                           "' (DMA, DMA-FQ, identity, blocked, unmanaged, auto)");
-                   group.type = *v;
+                   group.type = v;
                    return {};
                  }},
                 {"device",
@@ -406,9 +373,8 @@ Result<Group> get_group(const Ctx& ctx, const toml::node& node) {
                    const toml::array* a = n.as_array();
                    if (a == nullptr) return ctx.at(n, "'device' must be written [[group.device]]");
                    for (const toml::node& d : *a) {
-                     Result<Device> dev = get_device(ctx, d, iommu);
-                     if (!dev) return dev.error();
-                     group.devices.push_back(std::move(*dev));
+                     IOVAMAP_ASSIGN_OR_RETURN(Device dev, get_device(ctx, d, iommu));
+                     group.devices.push_back(std::move(dev));
                    }
                    return {};
                  }}},
@@ -454,44 +420,38 @@ Result<Host> parse_topology(std::string_view text, const std::string& file_name)
       ctx, root, "the topology",
       {{"kernel",
         [&](const toml::node& n) -> Status {
-          Result<std::string> v = get_string(ctx, n, "kernel");
-          if (!v) return v.error();
-          Result<KernelVersion> k = KernelVersion::parse(*v);
+          IOVAMAP_ASSIGN_OR_RETURN(std::string v, get_string(ctx, n, "kernel"));
+          Result<KernelVersion> k = KernelVersion::parse(v);
           if (!k) return ctx.at(n, k.error().message);
           host.kernel = *k;
           return {};
         }},
        {"ram-top",
         [&](const toml::node& n) -> Status {
-          Result<uint64_t> v = get_u64(ctx, n, "ram-top");
-          if (!v) return v.error();
-          host.ram_top = *v;
+          IOVAMAP_ASSIGN_OR_RETURN(host.ram_top, get_u64(ctx, n, "ram-top"));
           return {};
         }},
        {"dma-entry-limit",
         [&](const toml::node& n) -> Status {
-          Result<uint64_t> v = get_u64(ctx, n, "dma-entry-limit");
-          if (!v) return v.error();
-          if (*v > UINT32_MAX)
+          IOVAMAP_ASSIGN_OR_RETURN(uint64_t v, get_u64(ctx, n, "dma-entry-limit"));
+          if (v > UINT32_MAX)
             return ctx.at(n,
                           "'dma-entry-limit' must fit in 32 bits (the module "
                           "parameter is an unsigned int)");
-          host.dma_entry_limit = static_cast<uint32_t>(*v);
+          host.dma_entry_limit = static_cast<uint32_t>(v);
           return {};
         }},
        {"allow-unsafe-interrupts",
         [&](const toml::node& n) -> Status {
-          Result<bool> v = get_bool(ctx, n, "allow-unsafe-interrupts");
-          if (!v) return v.error();
-          host.type1_allow_unsafe_interrupts = *v;
-          host.iommufd_allow_unsafe_interrupts = *v;
+          IOVAMAP_ASSIGN_OR_RETURN(bool v, get_bool(ctx, n, "allow-unsafe-interrupts"));
+          host.type1_allow_unsafe_interrupts = v;
+          host.iommufd_allow_unsafe_interrupts = v;
           return {};
         }},
        {"msi-isolated",
         [&](const toml::node& n) -> Status {
-          Result<bool> v = get_bool(ctx, n, "msi-isolated");
-          if (!v) return v.error();
-          host.msi = MsiEvidence{*v, file_name + ":" + std::to_string(n.source().begin.line)};
+          IOVAMAP_ASSIGN_OR_RETURN(bool v, get_bool(ctx, n, "msi-isolated"));
+          host.msi = MsiEvidence{v, file_name + ":" + std::to_string(n.source().begin.line)};
           return {};
         }},
        {"iommu",
@@ -499,11 +459,10 @@ Result<Host> parse_topology(std::string_view text, const std::string& file_name)
           const toml::array* a = n.as_array();
           if (a == nullptr) return ctx.at(n, "'iommu' must be written [[iommu]]");
           for (const toml::node& u : *a) {
-            Result<IommuUnit> unit = get_iommu(ctx, u);
-            if (!unit) return unit.error();
-            if (host.find_iommu(unit->name))
-              return ctx.at(u, "IOMMU '" + unit->name + "' defined twice");
-            host.iommus.push_back(std::move(*unit));
+            IOVAMAP_ASSIGN_OR_RETURN(IommuUnit unit, get_iommu(ctx, u));
+            if (host.find_iommu(unit.name))
+              return ctx.at(u, "IOMMU '" + unit.name + "' defined twice");
+            host.iommus.push_back(std::move(unit));
           }
           return {};
         }},
@@ -512,20 +471,19 @@ Result<Host> parse_topology(std::string_view text, const std::string& file_name)
           const toml::array* a = n.as_array();
           if (a == nullptr) return ctx.at(n, "'group' must be written [[group]]");
           for (const toml::node& g : *a) {
-            Result<Group> group = get_group(ctx, g);
-            if (!group) return group.error();
-            if (host.find_group(group->id))
-              return ctx.at(g, "group " + std::to_string(group->id) + " defined twice");
-            for (const Device& d : group->devices) {
+            IOVAMAP_ASSIGN_OR_RETURN(Group group, get_group(ctx, g));
+            if (host.find_group(group.id))
+              return ctx.at(g, "group " + std::to_string(group.id) + " defined twice");
+            for (const Device& d : group.devices) {
               for (const Group& other : host.groups)
                 for (const Device& o : other.devices)
                   if (o.name == d.name)
                     return ctx.at(g, "device " + d.name + " is in groups " +
                                          std::to_string(other.id) + " and " +
-                                         std::to_string(group->id));
+                                         std::to_string(group.id));
             }
             group_lines.push_back(g.source().begin.line);
-            host.groups.push_back(std::move(*group));
+            host.groups.push_back(std::move(group));
           }
           return {};
         }}},

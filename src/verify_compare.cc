@@ -51,25 +51,24 @@ bool VerifyReport::ok() const {
 
 Result<VerifySection> verify_type1(LiveType1& live, const Type1Prediction& model,
                                    const std::vector<Range>& reserved, bool probe) {
-  auto info = live.get_info();
-  if (!info) return info.error();
+  IOVAMAP_ASSIGN_OR_RETURN(Type1Info info, live.get_info());
   VerifySection report;
-  report.checks.push_back({"VFIO IOVA ranges", ranges_text(info->iova_ranges),
-                           ranges_text(model.ranges), info->iova_ranges == model.ranges});
+  report.checks.push_back({"VFIO IOVA ranges", ranges_text(info.iova_ranges),
+                           ranges_text(model.ranges), info.iova_ranges == model.ranges});
   if (model.pgsizes_known) {
-    report.checks.push_back({"iova_pgsizes", hex(info->iova_pgsizes), hex(model.iova_pgsizes),
-                             info->iova_pgsizes == model.iova_pgsizes});
+    report.checks.push_back({"iova_pgsizes", hex(info.iova_pgsizes), hex(model.iova_pgsizes),
+                             info.iova_pgsizes == model.iova_pgsizes});
   } else {
     report.checks.push_back(
-        {"iova_pgsizes", hex(info->iova_pgsizes), "unknown (not in sysfs)", false, true});
+        {"iova_pgsizes", hex(info.iova_pgsizes), "unknown (not in sysfs)", false, true});
   }
   if (model.reply) {
-    std::vector<uint8_t> seen = info->raw;  // undefined bytes taken from the model
+    std::vector<uint8_t> seen = info.raw;  // undefined bytes taken from the model
     std::vector<Range> undefined = model.reply_undefined;
     if (!model.pgsizes_known) {
       // iova_pgsizes in the header, and the migration capability's pgsize_bitmap.
       undefined.push_back({8, 15});
-      for (const Type1Capability& cap : info->caps) {
+      for (const Type1Capability& cap : info.caps) {
         if (cap.id == kVfioCapMigration) undefined.push_back({cap.offset + 16u, cap.offset + 23u});
       }
     }
@@ -78,25 +77,24 @@ Result<VerifySection> verify_type1(LiveType1& live, const Type1Prediction& model
         seen[i] = (*model.reply)[i];
       }
     }
-    report.checks.push_back({"GET_INFO reply bytes", bytes_text(info->raw),
-                             bytes_text(*model.reply), seen == *model.reply});
+    report.checks.push_back({"GET_INFO reply bytes", bytes_text(info.raw), bytes_text(*model.reply),
+                             seen == *model.reply});
   }
   if (!probe) return report;
-  uint64_t page = smallest_page_size(info->iova_pgsizes);
+  uint64_t page = smallest_page_size(info.iova_pgsizes);
   if (page == 0) {
     return make_system_error(EINVAL, "the kernel reported no IOMMU page size: cannot probe");
   }
   // Ascending order puts a page at 2^64-1, which cannot be unmapped, last.
-  for (uint64_t iova : type1_probe_points(info->iova_ranges, reserved, page)) {
-    auto got = live.probe_map(iova, page);
-    if (!got) return got.error();
+  for (uint64_t iova : type1_probe_points(info.iova_ranges, reserved, page)) {
+    IOVAMAP_ASSIGN_OR_RETURN(VfioType1Session::Probe got, live.probe_map(iova, page));
     int want = model.map_verdict ? model.map_verdict(iova, page)
                                  : type1_map_verdict(model.ranges, model.iova_pgsizes, iova, page);
     report.checks.push_back(Check{.what = "MAP_DMA " + page_text(iova),
-                                  .kernel = verdict_text(got->map_errno),
+                                  .kernel = verdict_text(got.map_errno),
                                   .model = verdict_text(want),
-                                  .ok = got->map_errno == want,
-                                  .kernel_errno = got->map_errno,
+                                  .ok = got.map_errno == want,
+                                  .kernel_errno = got.map_errno,
                                   .model_errno = want});
   }
   return report;

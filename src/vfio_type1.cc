@@ -176,7 +176,7 @@ Status Type1Container::attach(const Type1Group& group) {
   bool has_list = kernel_ >= KernelVersion{5, 4};
   std::vector<Range> copy = iova_list_;
   if (has_list) {
-    if (Status s = check_and_narrow(group, copy); !s) return s;
+    IOVAMAP_RETURN_IF_ERROR(check_and_narrow(group, copy));
   }
   // Then interrupt isolation (vfio_iommu_type1_attach_group: iommu_group_has_isolated_msi
   // since v6.3, irq_domain_check_msi_remap or IOMMU_CAP_INTR_REMAP before; see msi.h).

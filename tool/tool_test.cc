@@ -305,15 +305,15 @@ TEST(Cli, CheckStopsAtTheMappingBudget) {
   nlohmann::json j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["mappings"][1]["ok"], true);
   EXPECT_EQ(j["mappings"][2]["ok"], false);
-  EXPECT_EQ(j["mappings"][2]["error"]["errno"], "ENOSPC") << j["mappings"][2];
-  EXPECT_EQ(j["mappings"][2]["error"]["code"], ENOSPC) << j["mappings"][2];
-  EXPECT_EQ(j["mappings"][2]["error"]["kind"], "refused") << j["mappings"][2];
-  EXPECT_NE(j["mappings"][2]["error"]["message"].get<std::string>().find("all 2 mappings"),
+  EXPECT_EQ(j["mappings"][2]["refused"]["errno"], "ENOSPC") << j["mappings"][2];
+  EXPECT_EQ(j["mappings"][2]["refused"]["code"], ENOSPC) << j["mappings"][2];
+  EXPECT_EQ(j["mappings"][2]["refused"]["kind"], "refused") << j["mappings"][2];
+  EXPECT_NE(j["mappings"][2]["refused"]["message"].get<std::string>().find("all 2 mappings"),
             std::string::npos)
       << j["mappings"][2];
   EXPECT_TRUE(j["mappings"][2]["nearest"].is_null());
   // In the MSI window, but the kernel counts the budget first (vfio_dma_do_map): ENOSPC too.
-  EXPECT_EQ(j["mappings"][3]["error"]["errno"], "ENOSPC") << j["mappings"][3];
+  EXPECT_EQ(j["mappings"][3]["refused"]["errno"], "ENOSPC") << j["mappings"][3];
   EXPECT_TRUE(j["mappings"][3]["nearest"].is_null()) << j["mappings"][3];
   CliRun text = run({"--topology", topology, "check", "1", "--map", "-"},
                     "0x100000 4K\n0x200000 4K\n0x300000 4K\n");
