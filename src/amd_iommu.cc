@@ -95,7 +95,7 @@ Result<uint64_t> parse_field(std::string_view digits, const std::string& file_na
 
 Result<uint32_t> parse_amd_cap(std::string_view text, const std::string& file_name) {
   IOVAMAP_ASSIGN_OR_RETURN(
-      uint64_t v, parse_field(detail::strip_newline(text), file_name, "capability header"));
+      uint64_t v, parse_field(strip_newline(text), file_name, "capability header"));
   if (v > 0xffffffffu)
     return make_error(EINVAL, file_name + ": capability header " + hex(v) + " exceeds 32 bits");
   return static_cast<uint32_t>(v);
@@ -103,7 +103,7 @@ Result<uint32_t> parse_amd_cap(std::string_view text, const std::string& file_na
 
 Result<AmdFeatures> parse_amd_features(std::string_view text, const std::string& file_name,
                                        KernelVersion kernel) {
-  const std::string_view body = detail::strip_newline(text);
+  const std::string_view body = strip_newline(text);
   const size_t colon = body.find(':');
   AmdFeatures f;
   if (kernel < kAmdFeaturesEfr2First) {

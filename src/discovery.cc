@@ -96,8 +96,7 @@ Result<std::optional<bool>> read_bool_param(SysfsReader& reader, std::string_vie
   IOVAMAP_ASSIGN_OR_RETURN(std::optional<std::string> text,
                            read_optional(reader, std::string(path)));
   if (text) {
-    std::string_view t = *text;
-    if (!t.empty() && t.back() == '\n') t.remove_suffix(1);
+    std::string_view t = strip_newline(*text);
     std::optional<bool> v = parse_kernel_bool(t);
     if (!v)
       return make_error(EINVAL, reader.display(path) + ":1: expected Y or N, got '" +
@@ -145,8 +144,7 @@ Result<std::optional<MsiEvidence>> msi_evidence(SysfsReader& reader,
     std::string path = join(join(kIrqDir, std::to_string(irq)), "chip_name");
     IOVAMAP_ASSIGN_OR_RETURN(std::optional<std::string> name, read_optional(reader, path));
     if (!name) continue;
-    std::string chip = *name;
-    if (!chip.empty() && chip.back() == '\n') chip.pop_back();
+    std::string chip(strip_newline(*name));
     MsiChipClass c = classify_irq_chip(chip);
     if (c == MsiChipClass::kSilent) continue;
     MsiEvidence e{c == MsiChipClass::kIsolating, reader.display(path) + ": '" + chip + "'"};
@@ -241,8 +239,7 @@ Result<Group> read_group(SysfsReader& reader, uint32_t id) {
   IOVAMAP_ASSIGN_OR_RETURN(std::optional<std::string> type,
                            read_optional(reader, join(dir, "type")));
   if (type) {
-    group.type = std::move(*type);
-    if (!group.type.empty() && group.type.back() == '\n') group.type.pop_back();
+    group.type = std::string(strip_newline(*type));
   }
   std::string regions_path = join(dir, "reserved_regions");
   IOVAMAP_ASSIGN_OR_RETURN(std::optional<std::string> regions, read_optional(reader, regions_path));
@@ -270,8 +267,7 @@ bool is_pci_address(std::string_view name) {
 }
 
 Result<uint64_t> parse_sysfs_number(std::string_view text, const std::string& file, bool bare_hex) {
-  std::string_view t = text;
-  if (!t.empty() && t.back() == '\n') t.remove_suffix(1);
+  std::string_view t = strip_newline(text);
   int base = 10;
   if (bare_hex) {
     base = 16;
@@ -299,8 +295,7 @@ Result<Discovery> discover(SysfsReader& reader, std::string source) {
   IOVAMAP_ASSIGN_OR_RETURN(std::optional<std::string> release,
                            read_optional(reader, std::string(kOsRelease)));
   if (release) {
-    std::string_view text = *release;
-    if (!text.empty() && text.back() == '\n') text.remove_suffix(1);
+    std::string_view text = strip_newline(*release);
     Result<KernelVersion> version = KernelVersion::parse(text);
     if (!version) return version.error().with_context(reader.display(kOsRelease) + ":1");
     out.host.kernel = *version;

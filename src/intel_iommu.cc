@@ -128,7 +128,7 @@ Result<IntelPagingDomain> intel_paging_domain(uint64_t cap, uint64_t ecap, bool 
 }
 
 Result<uint64_t> parse_intel_register(std::string_view text, const std::string& file_name) {
-  Result<uint64_t> value = detail::parse_bare_hex(detail::strip_newline(text), "register");
+  Result<uint64_t> value = detail::parse_bare_hex(strip_newline(text), "register");
   if (!value) return value.error().with_context(file_name);
   return value;
 }

@@ -116,10 +116,6 @@ Result<uint64_t> parse_bare_hex(std::string_view digits, const std::string& what
   return value;
 }
 
-std::string_view strip_newline(std::string_view text) {
-  if (!text.empty() && text.back() == '\n') text.remove_suffix(1);
-  return text;
-}
 
 }  // namespace detail
 

@@ -47,6 +47,7 @@
 #include "iovamap/host.h"
 #include "iovamap/iommu_driver.h"
 #include "iovamap/result.h"
+#include "iovamap/sysfs_reader.h"
 
 namespace iovamap::detail {
 
@@ -175,7 +176,5 @@ Result<unsigned> checked_bits(std::optional<uint64_t> bits, const std::string& u
                               std::string_view what, unsigned fallback);
 // Parses bare lower-case or upper-case hex digits (no prefix, no sign), 1..16 of them.
 Result<uint64_t> parse_bare_hex(std::string_view digits, const std::string& what);
-// Strips one trailing "\n" (sysfs prints one).
-std::string_view strip_newline(std::string_view text);
 
 }  // namespace iovamap::detail

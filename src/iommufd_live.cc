@@ -49,14 +49,14 @@ std::string errno_text(int e) {
 
 Result<IommufdSession> IommufdSession::open(const std::string& dev_iommu) {
   IommufdSession s;
-  s.fd_ = ::open(dev_iommu.c_str(), O_RDWR | O_CLOEXEC);
-  if (s.fd_ < 0) {
+  s.fd_.reset(::open(dev_iommu.c_str(), O_RDWR | O_CLOEXEC));
+  if (!s.fd_) {
     int e = errno;
     return make_system_error(
         e, dev_iommu + ": " + errno_text(e) + (e == ENOENT ? " (the kernel has no iommufd)" : ""));
   }
   iommufd_uapi::IoasAlloc alloc{sizeof(alloc), 0, 0};
-  if (::ioctl(s.fd_, iommufd_uapi::ioas_alloc(), &alloc) != 0) {
+  if (::ioctl(s.fd_.get(), iommufd_uapi::ioas_alloc(), &alloc) != 0) {
     int e = errno;
     return make_system_error(e, dev_iommu + ": IOMMU_IOAS_ALLOC: " + errno_text(e));
   }
@@ -66,24 +66,22 @@ Result<IommufdSession> IommufdSession::open(const std::string& dev_iommu) {
 }
 
 Status IommufdSession::attach(const std::string& cdev_path) {
-  int dev = ::open(cdev_path.c_str(), O_RDWR | O_CLOEXEC);
-  if (dev < 0) {
+  UniqueFd dev(::open(cdev_path.c_str(), O_RDWR | O_CLOEXEC));
+  if (!dev) {
     int e = errno;
     return make_system_error(e, cdev_path + ": " + errno_text(e));
   }
-  iommufd_uapi::BindIommufd bind{sizeof(bind), 0, fd_, 0};
-  if (::ioctl(dev, iommufd_uapi::device_bind_iommufd(), &bind) != 0) {
-    int e = errno;
-    ::close(dev);  // closing an unbound cdev leaves nothing behind
+  iommufd_uapi::BindIommufd bind{sizeof(bind), 0, fd_.get(), 0};
+  if (::ioctl(dev.get(), iommufd_uapi::device_bind_iommufd(), &bind) != 0) {
+    int e = errno;  // closing an unbound cdev (as `dev` goes) leaves nothing behind
     return make_refusal(e, cdev_path + ": VFIO_DEVICE_BIND_IOMMUFD: " + errno_text(e));
   }
   iommufd_uapi::AttachPt attach{sizeof(attach), 0, ioas_id_};
-  if (::ioctl(dev, iommufd_uapi::device_attach_pt(), &attach) != 0) {
-    int e = errno;
-    ::close(dev);  // closing a bound cdev unbinds it (vfio_device_fops_release)
+  if (::ioctl(dev.get(), iommufd_uapi::device_attach_pt(), &attach) != 0) {
+    int e = errno;  // closing a bound cdev unbinds it (vfio_device_fops_release)
     return make_refusal(e, cdev_path + ": VFIO_DEVICE_ATTACH_IOMMUFD_PT: " + errno_text(e));
   }
-  devices_.push_back(dev);
+  devices_.push_back(std::move(dev));
   return {};
 }
 
@@ -97,7 +95,7 @@ Result<IoasRanges> IommufdSession::ranges() {
     cmd.ioas_id = ioas_id_;
     cmd.num_iovas = static_cast<uint32_t>(buf.size());
     cmd.allowed_iovas = reinterpret_cast<uint64_t>(buf.data());
-    if (::ioctl(fd_, iommufd_uapi::ioas_iova_ranges(), &cmd) == 0) {
+    if (::ioctl(fd_.get(), iommufd_uapi::ioas_iova_ranges(), &cmd) == 0) {
       IoasRanges out;
       out.alignment = cmd.out_iova_alignment;
       for (uint32_t i = 0; i < cmd.num_iovas && i < buf.size(); ++i) {
@@ -113,7 +111,7 @@ Result<IoasRanges> IommufdSession::ranges() {
 }
 
 IommufdSession::IommufdSession(IommufdSession&& other) noexcept
-    : fd_(std::exchange(other.fd_, -1)),
+    : fd_(std::move(other.fd_)),
       ioas_id_(other.ioas_id_),
       have_ioas_(std::exchange(other.have_ioas_, false)),
       devices_(std::exchange(other.devices_, {})) {}
@@ -121,7 +119,7 @@ IommufdSession::IommufdSession(IommufdSession&& other) noexcept
 IommufdSession& IommufdSession::operator=(IommufdSession&& other) noexcept {
   if (this != &other) {
     close_all();
-    fd_ = std::exchange(other.fd_, -1);
+    fd_ = std::move(other.fd_);
     ioas_id_ = other.ioas_id_;
     have_ioas_ = std::exchange(other.have_ioas_, false);
     devices_ = std::exchange(other.devices_, {});
@@ -134,19 +132,18 @@ IommufdSession::~IommufdSession() {
 }
 
 void IommufdSession::close_all() {
-  for (int dev : devices_) {
+  for (UniqueFd& dev : devices_) {
     iommufd_uapi::DetachPt detach{sizeof(detach), 0};
-    ::ioctl(dev, iommufd_uapi::device_detach_pt(), &detach);
-    ::close(dev);
+    ::ioctl(dev.get(), iommufd_uapi::device_detach_pt(), &detach);
+    dev.reset();
   }
   devices_.clear();
-  if (fd_ >= 0 && have_ioas_) {
+  if (fd_ && have_ioas_) {
     iommufd_uapi::Destroy d{sizeof(d), ioas_id_};
-    ::ioctl(fd_, iommufd_uapi::destroy(), &d);
+    ::ioctl(fd_.get(), iommufd_uapi::destroy(), &d);
   }
   have_ioas_ = false;
-  if (fd_ >= 0) ::close(fd_);
-  fd_ = -1;
+  fd_.reset();
 }
 
 }  // namespace iovamap

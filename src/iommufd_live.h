@@ -27,6 +27,7 @@
 #include "iovamap/range.h"
 #include "iovamap/result.h"
 #include "iovamap/vfio_info.h"
+#include "unique_fd.h"
 
 namespace iovamap {
 
@@ -95,10 +96,10 @@ class IommufdSession {
   IommufdSession() = default;
   void close_all();
 
-  int fd_ = -1;
+  UniqueFd fd_;
   uint32_t ioas_id_ = 0;
   bool have_ioas_ = false;
-  std::vector<int> devices_;  // attached device cdev fds
+  std::vector<UniqueFd> devices_;  // attached device cdevs
 };
 
 }  // namespace iovamap

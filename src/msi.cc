@@ -1,5 +1,7 @@
 #include "iovamap/msi.h"
 
+#include "iovamap/sysfs_reader.h"
+
 namespace iovamap {
 
 namespace {
@@ -11,7 +13,7 @@ bool starts_with(std::string_view s, std::string_view prefix) {
 }  // namespace
 
 MsiChipClass classify_irq_chip(std::string_view name) {
-  if (!name.empty() && name.back() == '\n') name.remove_suffix(1);
+  name = strip_newline(name);
   // The Intel and AMD remapping drivers give their MSI parent the "IR-" prefix
   // (drivers/iommu/intel/irq_remapping.c, drivers/iommu/amd/iommu.c: msi_parent_ops) and the
   // remapped IO-APIC chip is "IR-IO-APIC" (arch/x86/kernel/apic/io_apic.c); both remapping

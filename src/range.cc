@@ -25,6 +25,12 @@ std::string to_sysfs_string(const Range& range) {
   return buf;
 }
 
+std::string to_string(const std::vector<Range>& ranges) {
+  std::string out;
+  for (const Range& r : ranges) out += (out.empty() ? "" : ", ") + to_string(r);
+  return out.empty() ? "(none)" : out;
+}
+
 std::string hex(uint64_t value) {
   char buf[24];
   std::snprintf(buf, sizeof buf, "0x%" PRIx64, value);

@@ -142,12 +142,7 @@ u128 RangeSet::total_size() const {
 }
 
 std::string to_string(const RangeSet& set) {
-  std::string out;
-  for (const Range& r : set) {
-    if (!out.empty()) out += ", ";
-    out += to_string(r);
-  }
-  return out.empty() ? "(empty)" : out;
+  return to_string(set.ranges());
 }
 
 }  // namespace iovamap

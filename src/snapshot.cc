@@ -13,6 +13,7 @@
 
 #include "iovamap/discovery.h"
 #include "path_resolve.h"
+#include "unique_fd.h"
 
 namespace iovamap {
 
@@ -63,20 +64,21 @@ Error io_error(const fs::path& p, const std::string& what) {
 }
 
 Status write_file(const fs::path& p, const std::string& content) {
-  int fd = ::open(p.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-  if (fd < 0) return io_error(p, "create");
+  UniqueFd fd(::open(p.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644));
+  if (!fd) return io_error(p, "create");
   size_t done = 0;
   while (done < content.size()) {
-    ssize_t n = ::write(fd, content.data() + done, content.size() - done);
+    ssize_t n = ::write(fd.get(), content.data() + done, content.size() - done);
     if (n < 0) {
       if (errno == EINTR) continue;
-      Error e = io_error(p, "write");
-      ::close(fd);
-      return e;
+      return io_error(p, "write");
     }
     done += static_cast<size_t>(n);
   }
-  if (::close(fd) != 0) return io_error(p, "close");
+  if (int e = fd.close()) {
+    errno = e;
+    return io_error(p, "close");
+  }
   return {};
 }
 

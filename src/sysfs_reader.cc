@@ -114,6 +114,11 @@ std::string resolve_link_text(std::string_view link_path, std::string_view targe
   return out ? *out : std::string();
 }
 
+std::string_view strip_newline(std::string_view text) {
+  if (!text.empty() && text.back() == '\n') text.remove_suffix(1);
+  return text;
+}
+
 std::string_view base_name(std::string_view path) {
   while (!path.empty() && path.back() == '/') path.remove_suffix(1);
   size_t slash = path.rfind('/');
@@ -125,20 +130,20 @@ namespace {
 // The reader of a real directory tree. Holds an O_PATH descriptor of the root.
 class RootReader : public SysfsReader {
  public:
-  RootReader(int root_fd, std::string root) : root_fd_(root_fd), root_(std::move(root)) {
+  RootReader(UniqueFd root_fd, std::string root)
+      : root_fd_(std::move(root_fd)), root_(std::move(root)) {
     ops_.kind = [this](const std::string& p) { return kind_of(p); };
     ops_.link_text = [this](const std::string& p, EntryKind k) { return link_text_of(p, k); };
   }
-  ~RootReader() override { ::close(root_fd_); }
   RootReader(const RootReader&) = delete;
   RootReader& operator=(const RootReader&) = delete;
 
   Result<std::string> read_file(std::string_view path) override {
     std::string_view rel = detail::relative(path);
-    Result<int> fd = open_following(rel, O_RDONLY | O_NONBLOCK | O_NOCTTY, false);
-    if (!fd) return fd.error().with_context(display(rel));
-    Result<std::string> content = read_fd(*fd, kMaxFileBytes);
-    ::close(*fd);
+    Result<int> opened = open_following(rel, O_RDONLY | O_NONBLOCK | O_NOCTTY, false);
+    if (!opened) return opened.error().with_context(display(rel));
+    UniqueFd fd(*opened);
+    Result<std::string> content = read_fd(fd.get(), kMaxFileBytes);
     if (!content) return content.error().with_context(display(rel));
     return content;
   }
@@ -146,21 +151,21 @@ class RootReader : public SysfsReader {
   Result<std::string> read_link(std::string_view path) override {
     std::string_view rel = detail::relative(path);
     // Resolve the directories (links there are followed), keep the last component as is.
-    int fd = open_in_root(rel, O_PATH | O_NOFOLLOW);
+    UniqueFd fd(open_in_root(rel, O_PATH | O_NOFOLLOW));
     std::string at(rel);
-    if (fd < 0 && errno == ENOTDIR) {
+    if (!fd && errno == ENOTDIR) {
       size_t slash = rel.rfind('/');
       std::string parent(slash == std::string_view::npos ? "" : rel.substr(0, slash));
       Result<std::string> canon = detail::resolve_path(parent, true, true, ops_);
       if (!canon) return canon.error().with_context(display(rel));
       at = (canon->empty() ? "" : *canon + "/") + std::string(base_name(rel));
-      fd = open_in_root(at, O_PATH | O_NOFOLLOW);
+      fd.reset(open_in_root(at, O_PATH | O_NOFOLLOW));
     }
-    if (fd < 0) return errno_error(rel);
+    if (!fd) return errno_error(rel);
     char buf[kMaxLinkBytes + 1];
-    ssize_t n = ::readlinkat(fd, "", buf, sizeof buf);
+    ssize_t n = ::readlinkat(fd.get(), "", buf, sizeof buf);
     int saved = errno;
-    ::close(fd);
+    fd.reset();
     if (n >= 0) {
       if (static_cast<size_t>(n) > kMaxLinkBytes)
         return make_error(ENAMETOOLONG, display(rel) + ": link text too long");
@@ -178,13 +183,12 @@ class RootReader : public SysfsReader {
 
   Result<std::vector<std::string>> list_dir(std::string_view path) override {
     std::string_view rel = detail::relative(path);
-    Result<int> fd = open_following(rel, O_RDONLY | O_DIRECTORY, true);
-    if (!fd) return fd.error().with_context(display(rel));
-    DIR* dir = ::fdopendir(*fd);
-    if (dir == nullptr) {
-      ::close(*fd);
-      return errno_error(rel);
-    }
+    Result<int> opened = open_following(rel, O_RDONLY | O_DIRECTORY, true);
+    if (!opened) return opened.error().with_context(display(rel));
+    UniqueFd fd(*opened);
+    DIR* dir = ::fdopendir(fd.get());
+    if (dir == nullptr) return errno_error(rel);
+    fd.release();  // the DIR owns it now; closedir closes it
     std::vector<std::string> names;
     errno = 0;
     while (dirent* entry = ::readdir(dir)) {
@@ -220,7 +224,7 @@ class RootReader : public SysfsReader {
       open_how how{};
       how.flags = static_cast<uint64_t>(flags | O_CLOEXEC);
       how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
-      long fd = ::syscall(SYS_openat2, root_fd_, p.c_str(), &how, sizeof how);
+      long fd = ::syscall(SYS_openat2, root_fd_.get(), p.c_str(), &how, sizeof how);
       if (fd >= 0 || errno != ENOSYS) return static_cast<int>(fd);
       has_openat2_ = false;  // seen once: never again
     }
@@ -230,7 +234,7 @@ class RootReader : public SysfsReader {
       return -1;
     }
     std::string c = canon->empty() ? std::string(".") : *canon;
-    return ::openat(root_fd_, c.c_str(), flags | O_CLOEXEC | O_NOFOLLOW);
+    return ::openat(root_fd_.get(), c.c_str(), flags | O_CLOEXEC | O_NOFOLLOW);
   }
 
   // Opens `rel` following every link (symlinks and, when the kernel's lookup stops at one,
@@ -257,7 +261,7 @@ class RootReader : public SysfsReader {
 
   Result<EntryKind> kind_of(const std::string& canonical) {
     struct stat st;
-    if (::fstatat(root_fd_, canonical.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+    if (::fstatat(root_fd_.get(), canonical.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
       if (errno == ENOENT) return EntryKind::kMissing;
       return make_error(errno, std::strerror(errno));
     }
@@ -270,20 +274,19 @@ class RootReader : public SysfsReader {
   Result<std::string> link_text_of(const std::string& canonical, EntryKind kind) {
     if (kind == EntryKind::kSymlink) {
       char buf[kMaxLinkBytes + 1];
-      ssize_t n = ::readlinkat(root_fd_, canonical.c_str(), buf, sizeof buf);
+      ssize_t n = ::readlinkat(root_fd_.get(), canonical.c_str(), buf, sizeof buf);
       if (n < 0) return make_error(errno, std::strerror(errno));
       if (static_cast<size_t>(n) > kMaxLinkBytes)
         return make_error(ENAMETOOLONG, "link text too long");
       return std::string(buf, static_cast<size_t>(n));
     }
-    int fd = ::openat(root_fd_, canonical.c_str(),
-                      O_RDONLY | O_NONBLOCK | O_NOCTTY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0) {
+    UniqueFd fd(::openat(root_fd_.get(), canonical.c_str(),
+                         O_RDONLY | O_NONBLOCK | O_NOCTTY | O_NOFOLLOW | O_CLOEXEC));
+    if (!fd) {
       if (errno == ELOOP) return make_error(EINVAL, "not a link");
       return make_error(errno, std::strerror(errno));
     }
-    Result<std::string> content = read_fd(fd, kMaxLinkBytes + 1);
-    ::close(fd);
+    Result<std::string> content = read_fd(fd.get(), kMaxLinkBytes + 1);
     if (!content) {
       if (content.error().code == EFBIG) return make_error(EINVAL, "not a link file (too long)");
       return content.error();
@@ -291,7 +294,7 @@ class RootReader : public SysfsReader {
     return detail::link_file_text(std::move(*content));
   }
 
-  int root_fd_;
+  UniqueFd root_fd_;
   std::string root_;
   bool has_openat2_ = true;
   detail::ResolveOps ops_;
@@ -300,11 +303,11 @@ class RootReader : public SysfsReader {
 }  // namespace
 
 Result<std::unique_ptr<SysfsReader>> open_root_reader(const std::string& root) {
-  int fd = ::open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return make_error(errno, root + ": " + std::strerror(errno));
+  UniqueFd fd(::open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!fd) return make_error(errno, root + ": " + std::strerror(errno));
   std::string shown = root;
   while (shown.size() > 1 && shown.back() == '/') shown.pop_back();
-  return std::unique_ptr<SysfsReader>(new RootReader(fd, shown));
+  return std::unique_ptr<SysfsReader>(new RootReader(std::move(fd), shown));
 }
 
 // ---- FakeSysfs ----

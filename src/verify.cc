@@ -46,13 +46,6 @@ Check attach_check(const std::optional<Error>& kernel, const std::optional<Error
                .model_errno = model ? model->code : 0};
 }
 
-std::string ranges_text(const std::vector<Range>& ranges) {
-  if (ranges.empty()) return "(none)";
-  std::string out;
-  for (const Range& r : ranges) out += (out.empty() ? "" : ", ") + to_string(r);
-  return out;
-}
-
 std::string groups_text(const std::vector<uint32_t>& ids) {
   std::string out;
   for (uint32_t id : ids) out += " " + std::to_string(id);
@@ -168,7 +161,7 @@ Result<VerifyReport> verify_host(const LoadedHost& loaded, const std::vector<uin
     VerifySection section{.title = "policy " + std::string(policy_name(loaded.policy))};
     if (narrower.refusal) {
       section.checks.push_back(Check{.what = "usable ranges inside the kernel's",
-                                     .kernel = ranges_text(*kernel_ranges),
+                                     .kernel = to_string(*kernel_ranges),
                                      .model = "refused: " + narrower.refusal->message,
                                      .skipped = true});
     } else {
@@ -180,8 +173,8 @@ Result<VerifyReport> verify_host(const LoadedHost& loaded, const std::vector<uin
                                        [&](const Range& k) { return k.contains(u.range); });
       }
       section.checks.push_back(Check{.what = "usable ranges inside the kernel's",
-                                     .kernel = ranges_text(*kernel_ranges),
-                                     .model = ranges_text(usable),
+                                     .kernel = to_string(*kernel_ranges),
+                                     .model = to_string(usable),
                                      .ok = inside});
     }
     report.sections.push_back(std::move(section));

@@ -7,13 +7,6 @@
 namespace iovamap {
 namespace {
 
-std::string ranges_text(const std::vector<Range>& ranges) {
-  if (ranges.empty()) return "(none)";
-  std::string out;
-  for (const Range& r : ranges) out += (out.empty() ? "" : ", ") + to_string(r);
-  return out;
-}
-
 std::string verdict_text(int e) {
   if (e == 0) return "accepted";
   return "rejected (" + errno_name(e) + ")";
@@ -53,8 +46,8 @@ Result<VerifySection> verify_type1(LiveType1& live, const Type1Prediction& model
                                    const std::vector<Range>& reserved, bool probe) {
   IOVAMAP_ASSIGN_OR_RETURN(Type1Info info, live.get_info());
   VerifySection report;
-  report.checks.push_back({"VFIO IOVA ranges", ranges_text(info.iova_ranges),
-                           ranges_text(model.ranges), info.iova_ranges == model.ranges});
+  report.checks.push_back({"VFIO IOVA ranges", to_string(info.iova_ranges), to_string(model.ranges),
+                           info.iova_ranges == model.ranges});
   if (model.pgsizes_known) {
     report.checks.push_back({"iova_pgsizes", hex(info.iova_pgsizes), hex(model.iova_pgsizes),
                              info.iova_pgsizes == model.iova_pgsizes});
@@ -102,8 +95,8 @@ Result<VerifySection> verify_type1(LiveType1& live, const Type1Prediction& model
 
 VerifySection verify_iommufd(const IoasRanges& kernel, const IommufdPrediction& model) {
   VerifySection report;
-  report.checks.push_back({"IOAS IOVA ranges", ranges_text(kernel.ranges),
-                           ranges_text(model.ranges), kernel.ranges == model.ranges});
+  report.checks.push_back({"IOAS IOVA ranges", to_string(kernel.ranges), to_string(model.ranges),
+                           kernel.ranges == model.ranges});
   report.checks.push_back({"IOAS IOVA alignment", hex(kernel.alignment), hex(model.alignment),
                            kernel.alignment == model.alignment});
   return report;

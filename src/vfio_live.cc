@@ -149,54 +149,52 @@ Result<VfioType1Session> VfioType1Session::open(const std::vector<uint32_t>& gro
   if (groups.empty()) return make_error(EINVAL, "no VFIO group given");
   VfioType1Session s;  // its destructor cleans up on every early return below
   std::string path = dev_dir + "/vfio";
-  s.container_ = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
-  if (s.container_ < 0) {
+  s.container_.reset(::open(path.c_str(), O_RDWR | O_CLOEXEC));
+  if (!s.container_) {
     int e = errno;
     return make_system_error(
         e, path + ": " + errno_text(e) + (e == ENOENT ? " (is the vfio module loaded?)" : ""));
   }
-  long api = ::ioctl(s.container_, vfio_uapi::kGetApiVersion);
+  long api = ::ioctl(s.container_.get(), vfio_uapi::kGetApiVersion);
   if (api != vfio_uapi::kApiVersion) {
     return make_system_error(EINVAL,
                              path + ": VFIO API version " + std::to_string(api) + ", want 0");
   }
-  if (::ioctl(s.container_, vfio_uapi::kCheckExtension, vfio_uapi::kType1v2Iommu) <= 0) {
+  if (::ioctl(s.container_.get(), vfio_uapi::kCheckExtension, vfio_uapi::kType1v2Iommu) <= 0) {
     return make_system_error(ENODEV, path + ": the kernel has no VFIO TYPE1v2 IOMMU");
   }
   for (uint32_t group : groups) {
     const std::string g = std::to_string(group);
     std::string gpath = dev_dir + "/" + g;
-    int fd = ::open(gpath.c_str(), O_RDWR | O_CLOEXEC);
-    if (fd < 0) {
+    UniqueFd fd(::open(gpath.c_str(), O_RDWR | O_CLOEXEC));
+    if (!fd) {
       int e = errno;
       return make_system_error(e,
                                "group " + g + ": " + gpath + ": " + errno_text(e) +
                                    (e == ENOENT ? " (is a device of it bound to vfio-pci?)" : ""));
     }
     vfio_uapi::GroupStatus status{sizeof(status), 0};
-    if (::ioctl(fd, vfio_uapi::kGroupGetStatus, &status) != 0) {
+    if (::ioctl(fd.get(), vfio_uapi::kGroupGetStatus, &status) != 0) {
       int e = errno;
-      ::close(fd);
       return make_system_error(e, "group " + g + ": VFIO_GROUP_GET_STATUS: " + errno_text(e));
     }
     if (!(status.flags & vfio_uapi::kGroupFlagsViable)) {
-      ::close(fd);
       return make_system_error(EPERM,
                                "group " + g +
                                    ": not viable (every device in it must be bound to vfio-pci "
                                    "or unbound)");
     }
-    if (::ioctl(fd, vfio_uapi::kGroupSetContainer, &s.container_) != 0) {
+    int container = s.container_.get();
+    if (::ioctl(fd.get(), vfio_uapi::kGroupSetContainer, &container) != 0) {
       int e = errno;
-      ::close(fd);
       return make_refusal(e, "group " + g + ": VFIO_GROUP_SET_CONTAINER: " + errno_text(e));
     }
-    s.group_fds_.push_back(fd);
+    s.group_fds_.push_back(std::move(fd));
     s.groups_.push_back(group);
     // The IOMMU type is set once, after the first group joined (vfio_container.c,
     // vfio_ioctl_set_iommu needs a group); later groups attach to the live container.
     if (s.group_fds_.size() == 1 &&
-        ::ioctl(s.container_, vfio_uapi::kSetIommu, vfio_uapi::kType1v2Iommu) != 0) {
+        ::ioctl(s.container_.get(), vfio_uapi::kSetIommu, vfio_uapi::kType1v2Iommu) != 0) {
       int e = errno;
       return make_refusal(e, "group " + g + ": VFIO_SET_IOMMU(TYPE1v2): " + errno_text(e));
     }
@@ -207,7 +205,7 @@ Result<VfioType1Session> VfioType1Session::open(const std::vector<uint32_t>& gro
 Result<Type1Info> VfioType1Session::get_info() {
   VfioType1Info head{};
   head.argsz = sizeof(head);
-  if (::ioctl(container_, vfio_uapi::kIommuGetInfo, &head) != 0) {
+  if (::ioctl(container_.get(), vfio_uapi::kIommuGetInfo, &head) != 0) {
     int e = errno;
     return make_system_error(e, "VFIO_IOMMU_GET_INFO: " + errno_text(e));
   }
@@ -216,7 +214,7 @@ Result<Type1Info> VfioType1Session::get_info() {
   VfioType1Info second{};
   second.argsz = need;
   std::memcpy(buf.data(), &second, sizeof(second));
-  if (::ioctl(container_, vfio_uapi::kIommuGetInfo, buf.data()) != 0) {
+  if (::ioctl(container_.get(), vfio_uapi::kIommuGetInfo, buf.data()) != 0) {
     int e = errno;
     return make_system_error(
         e, "VFIO_IOMMU_GET_INFO (argsz " + std::to_string(need) + "): " + errno_text(e));
@@ -234,15 +232,15 @@ Result<VfioType1Session::Probe> VfioType1Session::probe_map(uint64_t iova, uint6
   vfio_uapi::DmaMap map{sizeof(map), vfio_uapi::kMapFlagRead | vfio_uapi::kMapFlagWrite,
                         reinterpret_cast<uint64_t>(buf), iova, size};
   Probe probe;
-  if (::ioctl(container_, vfio_uapi::kIommuMapDma, &map) != 0) probe.map_errno = errno;
+  if (::ioctl(container_.get(), vfio_uapi::kIommuMapDma, &map) != 0) probe.map_errno = errno;
   Result<Probe> out = probe;
   if (probe.map_errno == 0) {
     vfio_uapi::DmaUnmap unmap{sizeof(unmap), 0, iova, size};
-    int rc = ::ioctl(container_, vfio_uapi::kIommuUnmapDma, &unmap);
+    int rc = ::ioctl(container_.get(), vfio_uapi::kIommuUnmapDma, &unmap);
     int e = rc != 0 ? errno : 0;
     if (rc == 0 && unmap.size != size) {
       vfio_uapi::DmaUnmap all{sizeof(all), vfio_uapi::kUnmapFlagAll, 0, 0};
-      rc = ::ioctl(container_, vfio_uapi::kIommuUnmapDma, &all);
+      rc = ::ioctl(container_.get(), vfio_uapi::kIommuUnmapDma, &all);
       e = rc != 0 ? errno : 0;
       if (rc == 0 && all.size != size) {
         // Still mapped: keep the buffer until the container is torn down.
@@ -261,7 +259,7 @@ Result<VfioType1Session::Probe> VfioType1Session::probe_map(uint64_t iova, uint6
 }
 
 VfioType1Session::VfioType1Session(VfioType1Session&& other) noexcept
-    : container_(std::exchange(other.container_, -1)),
+    : container_(std::move(other.container_)),
       group_fds_(std::exchange(other.group_fds_, {})),
       groups_(std::exchange(other.groups_, {})),
       stuck_buffers_(std::exchange(other.stuck_buffers_, {})) {}
@@ -269,7 +267,7 @@ VfioType1Session::VfioType1Session(VfioType1Session&& other) noexcept
 VfioType1Session& VfioType1Session::operator=(VfioType1Session&& other) noexcept {
   if (this != &other) {
     close_all();
-    container_ = std::exchange(other.container_, -1);
+    container_ = std::move(other.container_);
     group_fds_ = std::exchange(other.group_fds_, {});
     groups_ = std::exchange(other.groups_, {});
     stuck_buffers_ = std::exchange(other.stuck_buffers_, {});
@@ -286,13 +284,12 @@ void VfioType1Session::close_all() {
   // (vfio_container.c, __vfio_group_unset_container); closing does the same, we do it
   // explicitly so nothing depends on descriptor lifetime elsewhere.
   for (auto it = group_fds_.rbegin(); it != group_fds_.rend(); ++it) {
-    ::ioctl(*it, vfio_uapi::kGroupUnsetContainer);
-    ::close(*it);
+    ::ioctl(it->get(), vfio_uapi::kGroupUnsetContainer);
+    it->reset();
   }
   group_fds_.clear();
   groups_.clear();
-  if (container_ >= 0) ::close(container_);
-  container_ = -1;
+  container_.reset();
   for (auto [buf, size] : stuck_buffers_) ::munmap(buf, size);  // unpinned by the teardown
   stuck_buffers_.clear();
 }

@@ -31,6 +31,7 @@
 #include "iovamap/range.h"
 #include "iovamap/result.h"
 #include "iovamap/vfio_info.h"
+#include "unique_fd.h"
 
 namespace iovamap {
 
@@ -162,8 +163,8 @@ class VfioType1Session {
   VfioType1Session() = default;
   void close_all();
 
-  int container_ = -1;
-  std::vector<int> group_fds_;                             // attached groups
+  UniqueFd container_;
+  std::vector<UniqueFd> group_fds_;                        // attached groups
   std::vector<uint32_t> groups_;                           // their numbers, for messages
   std::vector<std::pair<void*, uint64_t>> stuck_buffers_;  // pinned until close_all
 };

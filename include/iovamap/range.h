@@ -17,6 +17,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "iovamap/result.h"
 
@@ -61,6 +62,8 @@ struct Range {
 std::string to_sysfs_string(const Range& range);
 // "[0xfee00000, 0xfeefffff]": short form for messages.
 std::string to_string(const Range& range);
+// "[0x0, 0xfedfffff], [0xfef00000, 0x7fffffffff]", or "(none)": a list of ranges for messages.
+std::string to_string(const std::vector<Range>& ranges);
 // "0xfee00000": lower-case hex with 0x, no padding.
 std::string hex(uint64_t value);
 // "4 KiB", "1.5 GiB", "16 EiB": a size for people, exact when it is a whole number of units.

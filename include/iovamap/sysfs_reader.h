@@ -74,6 +74,9 @@ Result<std::unique_ptr<SysfsReader>> open_root_reader(const std::string& root);
 //          == "sys/devices/pci0000:00".
 std::string resolve_link_text(std::string_view link_path, std::string_view target);
 
+// A sysfs value without the one newline the kernel prints after it: "DMA-FQ\n" -> "DMA-FQ".
+std::string_view strip_newline(std::string_view text);
+
 // The last component of a link text or path: "../../bus/pci/drivers/e1000e" -> "e1000e".
 std::string_view base_name(std::string_view path);
 
