@@ -638,8 +638,11 @@ Status apply_dma_limits(Host* host, const std::vector<std::string>& specs) {
     if (!any) return no_device_error(*host, s).with_context("DMA limit " + quoted(spec));
     declarations.push_back(std::move(decl));
   }
-  for (const auto& [at, which] : named)
-    host->groups[at.first].devices[at.second].declared_dma_bits = declarations[which].bits;
+  for (const auto& [at, which] : named) {
+    Device& d = host->groups[at.first].devices[at.second];
+    d.declared_dma_bits = declarations[which].bits;
+    d.declared_dma_source = "--dma-limit " + declarations[which].text;
+  }
   return {};
 }
 

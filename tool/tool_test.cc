@@ -204,6 +204,8 @@ TEST(Cli, DevicesByAddressAndIdSelectTheirGroup) {
   CliRun full_limit = run({"--root", root, "--dma-limit", "0000:01:00.0=36", "ranges", "7"});
   ASSERT_EQ(short_limit.status, 0) << short_limit.err;
   EXPECT_NE(short_limit.out.find("0xfef00000  0xfffffffff"), std::string::npos) << short_limit.out;
+  EXPECT_NE(short_limit.out.find("declared by --dma-limit 01:00.0=36"), std::string::npos)
+      << short_limit.out;
   EXPECT_EQ(short_limit.out.substr(0, short_limit.out.find("until reserved")),
             full_limit.out.substr(0, full_limit.out.find("until reserved")));
   // A device of a group with others brings the whole group, and says so.
