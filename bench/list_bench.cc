@@ -130,14 +130,15 @@ void BM_ListJson(benchmark::State& state) {
   Fixture& f = fixture();
   size_t bytes = 0;
   for (auto _ : state) {
-    std::ostringstream out, err;
+    tool::StringSink out;
+    std::ostringstream err;
     int status = tool::run_tool({"iovamap", "--root", f.root.string(), "--format", "json", "list"},
                                 0, out, err, nullptr);
     if (status != 0) {
       std::fprintf(stderr, "%s", err.str().c_str());
       std::abort();
     }
-    bytes = out.str().size();
+    bytes = out.text.size();
     benchmark::DoNotOptimize(bytes);
   }
   state.counters["json_bytes"] = static_cast<double>(bytes);

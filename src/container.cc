@@ -239,6 +239,22 @@ Result<ContainerReport> describe_container(const Host& host, const std::vector<u
     }
     out.warnings = m->warnings;
     usable = m->container.iova_list();
+    if (host.kernel < kType1IovaListFirst) {
+      // No list to report: the kernel enforces nothing. What a later kernel would keep is what
+      // the IOMMU translates outside the reserved regions: say that, and that it is not enforced.
+      for (const GroupModel& g : m->groups) {
+        Range a = g.aperture ? g.aperture->range : Range::all();
+        type1_aperture_resize(usable, a.first, a.last);
+        if (!type1_exclude_regions(usable, g.regions.regions(),
+                                   "group " + std::to_string(g.group_id)))
+          usable.clear();
+      }
+      out.warnings.push_back("kernel " + host.kernel.to_string() +
+                             ": VFIO type1 keeps no IOVA list before 5.4 and checks MAP_DMA "
+                             "against neither apertures nor reserved regions; these ranges are "
+                             "what the IOMMU translates outside the reserved regions, and the "
+                             "kernel will not stop a mapping elsewhere");
+    }
     uint64_t page = smallest_page_size(m->container.pgsize_bitmap());
     out.alignment = page ? page : kPageSize;
     stops = detail::type1_stops(m->groups);

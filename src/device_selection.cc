@@ -6,6 +6,8 @@
 // Each function below says which one it follows; the code is ours.
 #include "iovamap/device_selection.h"
 
+#include "quoted.h"
+
 #include <algorithm>
 #include <charconv>
 #include <map>
@@ -15,50 +17,12 @@ namespace iovamap {
 
 namespace {
 
+using detail::kShownBytes;
+using detail::quoted;
+
 // libpci copies a filter into a 64-byte buffer and refuses one that does not fit with its
 // NUL (split_to_fields: "Expression too long").
 constexpr size_t kMaxFilterLength = 63;
-// How much of an operand an error shows.
-constexpr size_t kShownBytes = 64;
-
-// `text` quoted for an error message: at most kShownBytes bytes, control characters, quotes,
-// backslashes and non-ASCII bytes escaped, and the full length said when cut.
-std::string quoted(std::string_view text) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out = "'";
-  for (size_t i = 0; i < text.size() && i < kShownBytes; ++i) {
-    auto c = static_cast<unsigned char>(text[i]);
-    switch (c) {
-      case '\n':
-        out += "\\n";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\'':
-        out += "\\'";
-        break;
-      default:
-        if (c < 0x20 || c >= 0x7f) {
-          out += "\\x";
-          out += kHex[c >> 4];
-          out += kHex[c & 0xf];
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  out += "'";
-  if (text.size() > kShownBytes) out += "... (" + std::to_string(text.size()) + " bytes)";
-  return out;
-}
-
 std::string where(const Host& host) {
   return host.source.empty() ? std::string("this host") : host.source;
 }

@@ -360,9 +360,11 @@ Result<Discovery> discover(SysfsReader& reader, std::string source) {
     for (const std::string& name : *groups) {
       uint32_t id = 0;
       auto [end, ec] = std::from_chars(name.data(), name.data() + name.size(), id);
-      if (ec != std::errc() || end != name.data() + name.size()) {
+      // The kernel names a group's directory by its number in decimal ("%d"); anything else
+      // ("007", "x") is not one of its groups.
+      if (ec != std::errc() || end != name.data() + name.size() || std::to_string(id) != name) {
         out.warnings.push_back(reader.display(join(kGroupsDir, name)) +
-                               ": not a group number, ignored");
+                               ": not a group number as the kernel writes it, ignored");
         continue;
       }
       ids.push_back(id);

@@ -1,5 +1,8 @@
 #include "iovamap/host.h"
 
+#include "quoted.h"
+
+#include <algorithm>
 #include <charconv>
 
 namespace iovamap {
@@ -10,10 +13,10 @@ Result<KernelVersion> KernelVersion::parse(std::string_view text) {
   const char* end = p + text.size();
   auto [p1, e1] = std::from_chars(p, end, v.major);
   if (e1 != std::errc() || p1 == end || *p1 != '.')
-    return make_error(EINVAL, "bad kernel version '" + std::string(text) + "' (want e.g. 6.12)");
+    return make_error(EINVAL, "bad kernel version " + detail::quoted(text) + " (want e.g. 6.12)");
   auto [p2, e2] = std::from_chars(p1 + 1, end, v.minor);
   if (e2 != std::errc() || v.major < 2 || v.major > 99 || v.minor < 0 || v.minor > 999)
-    return make_error(EINVAL, "bad kernel version '" + std::string(text) + "' (want e.g. 6.12)");
+    return make_error(EINVAL, "bad kernel version " + detail::quoted(text) + " (want e.g. 6.12)");
   (void)p2;
   return v;
 }
@@ -42,6 +45,11 @@ std::optional<uint64_t> IommuUnit::setting(std::string_view key) const {
 }
 
 const Group* Host::find_group(uint32_t id) const {
+  // Sorted by id, as every source leaves them: a bisection. A host built by hand out of order
+  // is still answered, by a walk.
+  auto it = std::lower_bound(groups.begin(), groups.end(), id,
+                             [](const Group& g, uint32_t v) { return g.id < v; });
+  if (it != groups.end() && it->id == id) return &*it;
   for (const Group& g : groups)
     if (g.id == id) return &g;
   return nullptr;

@@ -8,6 +8,7 @@
 
 #include <cstring>
 
+#include "input_checks.h"
 #include "unique_fd.h"
 
 namespace iovamap {
@@ -56,6 +57,25 @@ Result<std::string> read_to_end(int fd, size_t max_bytes) {
   }
 }
 
+Status check_input_fd(int fd, const std::string& name, bool named) {
+  struct stat st;
+  if (::fstat(fd, &st) != 0) {
+    int e = errno;
+    return make_error(e, name + ": " + std::strerror(e) + (e == EBADF ? " (closed)" : ""));
+  }
+  if (S_ISDIR(st.st_mode)) return make_error(EISDIR, name + ": is a directory, not a file");
+  if (named) {
+    if (!S_ISREG(st.st_mode))
+      return make_error(EINVAL, name + ": " + kind_of(st.st_mode) + ", not a regular file");
+    return {};
+  }
+  // A device could stream forever (/dev/zero); a terminal and /dev/null (1:3) are fine.
+  bool dev_null = S_ISCHR(st.st_mode) && major(st.st_rdev) == 1 && minor(st.st_rdev) == 3;
+  if ((S_ISCHR(st.st_mode) && !::isatty(fd) && !dev_null) || S_ISBLK(st.st_mode))
+    return make_error(EINVAL, name + ": " + kind_of(st.st_mode) + ", not a file or a pipe");
+  return {};
+}
+
 Result<std::string> read_input_file(const std::string& path, size_t max_bytes) {
   if (path.empty()) return make_error(ENOENT, "an empty file name");
   // O_NONBLOCK: opening a FIFO without a writer must not wait; it is refused below anyway.
@@ -64,14 +84,9 @@ Result<std::string> read_input_file(const std::string& path, size_t max_bytes) {
     int e = errno;
     return make_error(e, path + ": cannot open: " + std::strerror(e));
   }
+  IOVAMAP_RETURN_IF_ERROR(check_input_fd(fd.get(), path, /*named=*/true));
   struct stat st;
-  if (::fstat(fd.get(), &st) != 0) {
-    int e = errno;
-    return make_error(e, path + ": " + std::strerror(e));
-  }
-  if (S_ISDIR(st.st_mode)) return make_error(EISDIR, path + ": is a directory, not a file");
-  if (!S_ISREG(st.st_mode))
-    return make_error(EINVAL, path + ": " + kind_of(st.st_mode) + ", not a regular file");
+  ::fstat(fd.get(), &st);
   if (static_cast<uint64_t>(st.st_size) > max_bytes)
     return make_error(EFBIG, path + ": larger than " + std::to_string(max_bytes >> 20) +
                                  " MiB, the most iovamap reads from one file");
@@ -79,16 +94,7 @@ Result<std::string> read_input_file(const std::string& path, size_t max_bytes) {
 }
 
 Result<std::string> read_input_fd(int fd, const std::string& name, size_t max_bytes) {
-  struct stat st;
-  if (::fstat(fd, &st) != 0) {
-    int e = errno;
-    return make_error(e, name + ": " + std::strerror(e) + (e == EBADF ? " (closed)" : ""));
-  }
-  if (S_ISDIR(st.st_mode)) return make_error(EISDIR, name + ": is a directory, not a file");
-  // A device could stream forever (/dev/zero); a terminal and /dev/null (1:3) are fine.
-  bool dev_null = S_ISCHR(st.st_mode) && major(st.st_rdev) == 1 && minor(st.st_rdev) == 3;
-  if ((S_ISCHR(st.st_mode) && !::isatty(fd) && !dev_null) || S_ISBLK(st.st_mode))
-    return make_error(EINVAL, name + ": " + kind_of(st.st_mode) + ", not a file or a pipe");
+  IOVAMAP_RETURN_IF_ERROR(check_input_fd(fd, name, /*named=*/false));
   return read_all(fd, name, max_bytes);
 }
 

@@ -1,8 +1,11 @@
 #include "iovamap/region.h"
 
+#include "quoted.h"
+
 #include <algorithm>
 #include <cinttypes>
 #include <cstdio>
+#include <optional>
 
 namespace iovamap {
 
@@ -31,8 +34,8 @@ Result<RegionType> parse_region_type(std::string_view name) {
                        RegionType::kMsi, RegionType::kSwMsi}) {
     if (name == type_name(t)) return t;
   }
-  return make_error(EINVAL, "unknown region type '" + std::string(name) +
-                                "' (direct, direct-relaxable, reserved, msi, sw-msi)");
+  return make_error(EINVAL, "unknown region type " + detail::quoted(name) +
+                                " (direct, direct-relaxable, reserved, msi, sw-msi)");
 }
 
 std::string_view origin_name(Origin origin) {
@@ -219,10 +222,15 @@ Result<std::vector<ReservedRegion>> parse_sysfs_regions(std::string_view text,
         !parse_hex16(line.substr(sp1 + 1, sp2 - sp1 - 1), &end))
       return make_error(EINVAL, where() + "addresses must be 0x followed by 16 hex digits");
     std::string_view type_text = line.substr(sp2 + 1);
-    if (type_text == "sw-msi")  // not a sysfs spelling
-      return make_error(EINVAL, where() + "unknown region type 'sw-msi'");
-    Result<RegionType> type = parse_region_type(type_text);
-    if (!type) return type.error().with_context(where().substr(0, where().size() - 2));
+    // sysfs spellings only: "msi" stands for both MSI and SW_MSI there, "sw-msi" is ours.
+    std::optional<RegionType> type;
+    for (RegionType t : {RegionType::kDirect, RegionType::kDirectRelaxable, RegionType::kReserved,
+                         RegionType::kMsi})
+      if (type_text == sysfs_name(t)) type = t;
+    if (!type)
+      return make_error(EINVAL, where() + "unknown region type " + detail::quoted(type_text) +
+                                    " (the kernel writes direct, direct-relaxable, reserved or "
+                                    "msi)");
     if (end < start) return make_error(EINVAL, where() + "end " + hex(end) + " is below start");
     regions.push_back(
         ReservedRegion::make(Range{start, end}, *type, Provenance{Origin::kObserved, file_name}));

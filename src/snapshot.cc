@@ -5,6 +5,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <charconv>
+#include <csignal>
 #include <cstring>
 #include <ctime>
 #include <filesystem>
@@ -145,14 +147,88 @@ Status write_tree(const RecordingReader& rec, const fs::path& tmp, SnapshotRepor
   return {};
 }
 
+// ---- stale working directories ----------------------------------------------------------------
+//
+// A snapshot is written into a hidden sibling ".NAME.partial-PID-START-XXXXXX" and renamed into
+// place. PID and START (the process's start time in clock ticks since boot, /proc/PID/stat
+// field 22) name the owner, so that a later snapshot can prove a leftover dead: no process PID,
+// or one that started at another time. A killed snapshot's leftover is removed by the next one
+// in the same directory.
+
+// This process's start time, or 0 when /proc does not say.
+unsigned long long start_time_of(pid_t pid) {
+  std::string path = "/proc/" + std::to_string(pid) + "/stat";
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return 0;
+  Result<std::string> stat = read_to_end(fd.get(), 4096);
+  if (!stat) return 0;
+  // The command name (field 2) is in parentheses and may hold spaces: count from its end.
+  size_t close = stat->rfind(')');
+  if (close == std::string::npos) return 0;
+  std::string_view rest = std::string_view(*stat).substr(close + 1);
+  int field = 2;
+  size_t at = 0;
+  while (field < 22) {
+    at = rest.find(' ', at);
+    if (at == std::string_view::npos) return 0;
+    ++at;
+    ++field;
+  }
+  unsigned long long value = 0;
+  std::from_chars(rest.data() + at, rest.data() + rest.size(), value);
+  return value;
+}
+
+// Whether `name` is a working directory of ours whose owner is gone, for certain.
+bool stale_partial(const std::string& name) {
+  static constexpr std::string_view kMark = ".partial-";
+  size_t mark = name.rfind(kMark);
+  if (name.empty() || name[0] != '.' || mark == std::string::npos) return false;
+  std::string_view tail = std::string_view(name).substr(mark + kMark.size());
+  unsigned long long pid = 0, start = 0;
+  auto [p1, e1] = std::from_chars(tail.data(), tail.data() + tail.size(), pid);
+  if (e1 != std::errc() || p1 == tail.data() + tail.size() || *p1 != '-') return false;
+  auto [p2, e2] = std::from_chars(p1 + 1, tail.data() + tail.size(), start);
+  if (e2 != std::errc() || p2 == tail.data() + tail.size() || *p2 != '-') return false;
+  if (tail.data() + tail.size() - (p2 + 1) != 6 || pid == 0 || pid > INT32_MAX) return false;
+  if (::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) return true;  // no such process
+  unsigned long long now = start_time_of(static_cast<pid_t>(pid));
+  return now != 0 && now != start;  // the number was reused by another process
+}
+
+// Removes the dead working directories of earlier snapshots in `parent`; says which.
+void remove_stale_partials(const fs::path& parent, std::vector<std::string>* warnings) {
+  std::error_code ec;
+  for (fs::directory_iterator it(parent, ec), end; !ec && it != end; it.increment(ec)) {
+    std::string name = it->path().filename().string();
+    if (!it->is_directory(ec) || it->is_symlink(ec) || !stale_partial(name)) continue;
+    std::error_code removed;
+    fs::remove_all(it->path(), removed);
+    if (!removed)
+      warnings->push_back(it->path().string() +
+                          ": removed, the working directory of a snapshot that did not finish");
+  }
+}
+
+// The manifest as text. Paths and texts from the host are data: a byte that is not UTF-8
+// becomes U+FFFD rather than failing (the files themselves keep their names).
+std::string manifest_text(const nlohmann::json& manifest) {
+  return manifest.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+}
+
 }  // namespace
 
 Result<SnapshotReport> capture_snapshot(SysfsReader& source, const std::string& dir) {
   SnapshotReport report;
   report.dir = dir;
-  fs::path target = fs::absolute(fs::path(dir)).lexically_normal();
-  if (target.filename().empty()) target = target.parent_path();
+  if (dir.empty())
+    return make_error(EINVAL, "an empty directory name (a snapshot needs a new one)");
   std::error_code ec;
+  fs::path target = fs::absolute(fs::path(dir), ec).lexically_normal();
+  if (ec)
+    return make_error(ec.value(), dir + ": cannot tell where it is: " + ec.message() +
+                                      " (was the current directory removed?)");
+  if (target.filename().empty()) target = target.parent_path();
   if (fs::exists(fs::symlink_status(target, ec)))
     return make_error(EEXIST, dir + ": exists (a snapshot goes into a new directory)");
 
@@ -165,8 +241,11 @@ Result<SnapshotReport> capture_snapshot(SysfsReader& source, const std::string& 
     if (!r && r.error().code != ENOENT) report.warnings.push_back(r.error().message);
   }
 
-  std::string tmpl =
-      (target.parent_path() / ("." + target.filename().string() + ".partial-XXXXXX")).string();
+  remove_stale_partials(target.parent_path(), &report.warnings);
+  std::string tmpl = (target.parent_path() /
+                      ("." + target.filename().string() + ".partial-" + std::to_string(::getpid()) +
+                       "-" + std::to_string(start_time_of(::getpid())) + "-XXXXXX"))
+                         .string();
   if (::mkdtemp(tmpl.data()) == nullptr)
     return make_error(errno, tmpl + ": cannot create: " + std::strerror(errno));
   fs::path tmp = tmpl;
@@ -179,6 +258,7 @@ Result<SnapshotReport> capture_snapshot(SysfsReader& source, const std::string& 
 
   nlohmann::json entries = nlohmann::json::array();
   if (Status s = write_tree(rec, tmp, &report, &entries); !s) return fail(s.error());
+  // The manifest is complete before the directory takes its name.
   nlohmann::json manifest = {
       {"format", "iovamap-snapshot"},
       {"version", 1},
@@ -189,7 +269,7 @@ Result<SnapshotReport> capture_snapshot(SysfsReader& source, const std::string& 
       {"warnings", report.warnings},
       {"entries", entries},
   };
-  if (Status s = write_file(tmp / "manifest.json", manifest.dump(2) + "\n"); !s)
+  if (Status s = write_file(tmp / "manifest.json", manifest_text(manifest)); !s)
     return fail(s.error());
   if (::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, target.c_str(), RENAME_NOREPLACE) != 0) {
     int saved = errno;

@@ -5,6 +5,7 @@
 #include <functional>
 #include <map>
 #include <set>
+#include <unordered_map>
 
 #include "iommu_driver_registry.h"
 #include "iovamap/discovery.h"
@@ -77,8 +78,8 @@ Result<bool> get_bool(const Ctx& ctx, const toml::node& node, std::string_view k
 }
 
 Result<unsigned> get_bits(const Ctx& ctx, const toml::node& node, std::string_view key) {
-  IOVAMAP_ASSIGN_OR_RETURN(uint64_t v, get_u64(ctx, node, key, 64));
-  if (v == 0) return ctx.at(node, "'" + std::string(key) + "' must be 1 to 64");
+  IOVAMAP_ASSIGN_OR_RETURN(uint64_t v, get_u64(ctx, node, key));
+  if (v == 0 || v > 64) return ctx.at(node, "'" + std::string(key) + "' must be 1 to 64");
   return static_cast<unsigned>(v);
 }
 
@@ -415,6 +416,8 @@ Result<Host> parse_topology(std::string_view text, const std::string& file_name)
   Ctx ctx{file_name};
   Host host;
   std::vector<uint32_t> group_lines;
+  std::set<uint32_t> group_ids;
+  std::unordered_map<std::string, uint32_t> device_groups;  // device name -> its group
   host.source = "topology " + file_name;
   Status s = each_key(
       ctx, root, "the topology",
@@ -472,15 +475,18 @@ Result<Host> parse_topology(std::string_view text, const std::string& file_name)
           if (a == nullptr) return ctx.at(n, "'group' must be written [[group]]");
           for (const toml::node& g : *a) {
             IOVAMAP_ASSIGN_OR_RETURN(Group group, get_group(ctx, g));
-            if (host.find_group(group.id))
+            if (!group_ids.insert(group.id).second)
               return ctx.at(g, "group " + std::to_string(group.id) + " defined twice");
+            // A device belongs to one group, once: indexed, so a big file is not quadratic.
             for (const Device& d : group.devices) {
-              for (const Group& other : host.groups)
-                for (const Device& o : other.devices)
-                  if (o.name == d.name)
-                    return ctx.at(g, "device " + d.name + " is in groups " +
-                                         std::to_string(other.id) + " and " +
-                                         std::to_string(group.id));
+              auto [it, fresh] = device_groups.emplace(d.name, group.id);
+              if (!fresh)
+                return ctx.at(g, it->second == group.id
+                                     ? "device " + d.name + " is listed twice in group " +
+                                           std::to_string(group.id)
+                                     : "device " + d.name + " is in groups " +
+                                           std::to_string(it->second) + " and " +
+                                           std::to_string(group.id));
             }
             group_lines.push_back(g.source().begin.line);
             host.groups.push_back(std::move(group));

@@ -150,7 +150,7 @@ smmu-va-bits = 36
            {"[[iommu]]\nname = \"a\"\ndriver = \"arm-smmu-v3\"\ncpu-va-bits = 0\n",
             "t.toml:4: 'cpu-va-bits' must be 1 to 64"},
            {"[[iommu]]\nname = \"a\"\ndriver = \"arm-smmu\"\nsmmu-va-bits = 65\n",
-            "t.toml:4: 'smmu-va-bits' is above 0x40"},
+            "t.toml:4: 'smmu-va-bits' must be 1 to 64"},
            {"[[iommu]]\nname = \"a\"\ndriver = 3\n", "t.toml:3: 'driver' must be a string"},
        }) {
     Result<Host> bad = parse(c.text);

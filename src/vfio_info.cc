@@ -112,6 +112,7 @@ Result<GetInfoReply> type1_get_info(const Type1InfoState& state, uint32_t argsz,
   std::vector<uint8_t> caps;
   size_t last = 0;
   std::vector<Range> undefined;
+  std::vector<Range> pgsize_bytes;  // in the chain, moved past the info struct below
   auto add = [&](std::vector<uint8_t> cap) {
     size_t offset = caps.size();
     size_t size = aligned ? align8(cap.size()) : cap.size();
@@ -125,6 +126,8 @@ Result<GetInfoReply> type1_get_info(const Type1InfoState& state, uint32_t argsz,
   // the list is non-empty: an mdev-only container has none).
   if (options.migration_cap) {
     size_t at = add(migration_cap(state.pgsize_bitmap));
+    uint64_t pgsizes = kInfoSize + at + offsetof(VfioCapMigration, pgsize_bitmap);
+    pgsize_bytes.push_back(Range{pgsizes, pgsizes + 7});
     if (options.migration_padding_leak) {
       uint64_t pad = kInfoSize + at + offsetof(VfioCapMigration, flags) + 4;
       undefined.push_back(Range{pad, pad + 3});
@@ -143,6 +146,7 @@ Result<GetInfoReply> type1_get_info(const Type1InfoState& state, uint32_t argsz,
       // Too small: report the size needed, copy no capability.
       reply.argsz = static_cast<uint32_t>(kInfoSize + caps.size());
       undefined.clear();
+      pgsize_bytes.clear();
     } else {
       // vfio_info_cap_shift: make every non-zero `next` relative to the info struct.
       for (size_t at = 0;;) {
@@ -156,6 +160,7 @@ Result<GetInfoReply> type1_get_info(const Type1InfoState& state, uint32_t argsz,
     }
   } else {
     undefined.clear();
+    pgsize_bytes.clear();
   }
   std::vector<uint8_t> info =
       info_bytes(reply.argsz, reply.flags, state.pgsize_bitmap, reply.cap_offset);
@@ -163,6 +168,9 @@ Result<GetInfoReply> type1_get_info(const Type1InfoState& state, uint32_t argsz,
   image.put(0, info);
   reply.bytes = image.take();
   reply.undefined = std::move(undefined);
+  constexpr uint64_t kPgsizes = offsetof(VfioType1Info, iova_pgsizes);
+  reply.pgsize_bytes.push_back(Range{kPgsizes, kPgsizes + 7});
+  reply.pgsize_bytes.insert(reply.pgsize_bytes.end(), pgsize_bytes.begin(), pgsize_bytes.end());
   return reply;
 }
 

@@ -173,7 +173,7 @@ Status Type1Container::attach(const Type1Group& group) {
   }
 
   // Before v5.4 type1 kept no iova list and checked neither apertures nor regions.
-  bool has_list = kernel_ >= KernelVersion{5, 4};
+  bool has_list = kernel_ >= kType1IovaListFirst;
   std::vector<Range> copy = iova_list_;
   if (has_list) {
     IOVAMAP_RETURN_IF_ERROR(check_and_narrow(group, copy));

@@ -108,12 +108,13 @@ void add_check_options(CLI::App& cmd, Options& o) {
 
 Result<bool> run_check(Context& c) {
   IOVAMAP_ASSIGN_OR_RETURN(Selection s, select(c, false));
+  // The whole map file is read and checked first, so that a bad line stops the command before
+  // it has answered anything; then the verdicts stream, with memory for the live mappings only.
   const std::string& map = c.options.map_file;
   std::string name = map == "-" ? "<stdin>" : map;
-  IOVAMAP_ASSIGN_OR_RETURN(std::string text, map == "-"
-                                                 ? read_input_fd(c.in_fd, name, kMaxMapFileBytes)
-                                                 : read_input_file(map, kMaxMapFileBytes));
-  IOVAMAP_ASSIGN_OR_RETURN(std::vector<PlannedMapping> mappings, parse_map_file(text, name));
+  IOVAMAP_ASSIGN_OR_RETURN(MapFile file,
+                           map == "-" ? MapFile::from_fd(c.in_fd, name) : MapFile::open(map));
+  IOVAMAP_RETURN_IF_ERROR(file.validate());
   Result<MappingChecker> checker =
       MappingChecker::create(c.host->host, s.group_ids(), c.host->policy);
   if (!checker) {
@@ -124,12 +125,14 @@ Result<bool> run_check(Context& c) {
   }
   IOVAMAP_RETURN_IF_ERROR(c.output.check_begin(*c.host, s.group_ids()));
   bool all_ok = true;
-  for (const PlannedMapping& p : mappings) {
+  IOVAMAP_RETURN_IF_ERROR(file.for_each([&](const PlannedMapping& p) -> Status {
     MappingVerdict v = checker->check(p);
     all_ok = all_ok && v.ok();
     IOVAMAP_RETURN_IF_ERROR(c.output.check_verdict(v, name + ":" + std::to_string(p.line)));
-  }
+    return c.flush(false);
+  }));
   IOVAMAP_RETURN_IF_ERROR(c.output.check_end(all_ok, checker->warnings(), notes_for(c, s)));
+  IOVAMAP_RETURN_IF_ERROR(c.flush(true));
   return all_ok;
 }
 
@@ -157,8 +160,20 @@ Result<bool> run_info_cap(Context& c) {
   Type1InfoState state = model->container.info_state();
   IOVAMAP_ASSIGN_OR_RETURN(GetInfoReply probe, type1_get_info(state, 16, options));
   IOVAMAP_ASSIGN_OR_RETURN(GetInfoReply reply, type1_get_info(state, probe.argsz, options));
+  // The reply claims to be the kernel's bytes: page sizes the model does not know (a
+  // virtio-iommu's page_size_mask is not in sysfs) are not written as if it did.
+  std::vector<std::string> notes = notes_for(c, s);
+  bool pgsizes_known = std::all_of(model->groups.begin(), model->groups.end(),
+                                   [](const GroupModel& g) { return g.page_sizes.has_value(); });
+  if (!pgsizes_known) {
+    for (const Range& r : reply.pgsize_bytes) {
+      for (uint64_t i = r.first; i <= r.last && i < reply.bytes.size(); ++i) reply.bytes[i] = 0;
+      reply.undefined.push_back(r);
+    }
+    notes.push_back("the page sizes are not known (not in sysfs): their bytes are left undefined");
+  }
   IOVAMAP_RETURN_IF_ERROR(
-      c.output.info_cap(*c.host, {s.group_ids(), options.layout, std::move(reply)}));
+      c.output.info_cap(*c.host, {s.group_ids(), options.layout, std::move(reply), notes}));
   return true;
 }
 

@@ -13,6 +13,7 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -50,6 +51,9 @@ struct Context {
   const LoadedHost* host = nullptr;  // when the row needs a host
   Output& output;
   int in_fd = 0;  // read for "--map -"
+  // For a command that streams: hands what the Output has rendered so far to the sink, once
+  // there is enough of it (or always with `force`); a failed write is the error.
+  std::function<Status(bool force)> flush = [](bool) { return Status(); };
 };
 
 struct CommandRow {

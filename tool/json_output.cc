@@ -178,32 +178,51 @@ class JsonOutput : public Output {
     return emit(std::move(j));
   }
 
+  // check streams: the document up to "mappings": [, each mapping as it is answered, then the
+  // rest. The text is what dump() would write for the whole document, compact or indented.
   Status check_begin(const LoadedHost& loaded, const std::vector<uint32_t>& ids) override {
-    check_ = header(loaded, "check");
-    check_["groups"] = ids_json(ids);
-    check_["refused"] = nullptr;
-    check_["ok"] = true;
-    check_["mappings"] = Json::array();
+    Json j = header(loaded, "check");
+    j["groups"] = ids_json(ids);
+    j["refused"] = nullptr;
+    std::string head = dump(j);  // ends with "}" (compact) or "\n}" (indented)
+    head.erase(head.rfind('}'));
+    while (!head.empty() && (head.back() == '\n' || head.back() == ' ')) head.pop_back();
+    out_ << head << (options_.pretty ? ",\n  \"mappings\": [" : ",\"mappings\":[");
+    mappings_ = 0;
     return {};
   }
 
   Status check_verdict(const MappingVerdict& v, const std::string&) override {
-    check_["mappings"].push_back(
-        Json{{"line", v.mapping.line},
-             {"iova", hex(v.mapping.iova)},
-             {"size", size_hex(v.mapping.size)},
-             {"ok", v.ok()},
-             {"refused", optional_error_json(v.refusal)},
-             {"nearest", v.nearest ? Json(hex(*v.nearest)) : Json(nullptr)}});
+    Json m{{"line", v.mapping.line},
+           {"iova", hex(v.mapping.iova)},
+           {"size", size_hex(v.mapping.size)},
+           {"ok", v.ok()},
+           {"refused", optional_error_json(v.refusal)},
+           {"nearest", v.nearest ? Json(hex(*v.nearest)) : Json(nullptr)}};
+    std::string text = dump(m);
+    if (options_.pretty) {
+      // Indented as the third level of the document.
+      std::string indented = "\n    ";
+      for (char ch : text) indented += ch == '\n' ? std::string("\n    ") : std::string(1, ch);
+      text = std::move(indented);
+    }
+    out_ << (mappings_++ ? "," : "") << text;
     return {};
   }
 
   Status check_end(bool ok, const std::vector<std::string>& warnings,
                    const std::vector<std::string>& notes) override {
-    check_["ok"] = ok;
-    check_["warnings"] = warnings;
-    check_["notes"] = notes;
-    return emit(std::move(check_));
+    Json tail{{"ok", ok}, {"warnings", warnings}, {"notes", notes}};
+    if (replaced_)
+      tail["notes"].push_back(
+          "some strings from the host were not UTF-8; each bad byte is shown as U+FFFD");
+    std::string rest = dump(tail);  // starts with "{" (compact) or "{\n" (indented)
+    rest.erase(0, rest.find('"'));
+    if (options_.pretty)
+      out_ << (mappings_ ? "\n  ]," : "],") << "\n  " << rest << '\n';
+    else
+      out_ << "]," << rest << '\n';
+    return {};
   }
 
   // A container the kernel would refuse: the command's own document, with its answers empty.
@@ -214,8 +233,8 @@ class JsonOutput : public Output {
     j["groups"] = ids_json(ids);
     j["refused"] = error_json(refusal);
     if (command == "check") {
-      j["ok"] = false;
       j["mappings"] = Json::array();
+      j["ok"] = false;
       j["warnings"] = Json::array();
     } else {  // info-cap
       for (const char* key : {"layout", "argsz", "flags", "cap_offset", "bytes"}) j[key] = nullptr;
@@ -314,17 +333,25 @@ class JsonOutput : public Output {
     return j;
   }
 
-  // Writes `j` on one line (or indented), with strings that are not UTF-8 repaired: each bad
-  // byte becomes U+FFFD and a note says so, rather than failing.
-  Status emit(Json j) {
+  // `j` as text, on one line or indented; strings that are not UTF-8 are repaired (each bad
+  // byte becomes U+FFFD) and `replaced_` remembers it, rather than failing.
+  std::string dump(const Json& j) {
     const int indent = options_.pretty ? 2 : -1;
-    std::string text;
     try {
-      text = j.dump(indent);
+      return j.dump(indent);
     } catch (const nlohmann::json::type_error&) {
+      replaced_ = true;
+      return j.dump(indent, ' ', false, nlohmann::json::error_handler_t::replace);
+    }
+  }
+
+  // Writes a whole document; a note says when strings had to be repaired.
+  Status emit(Json j) {
+    std::string text = dump(j);
+    if (replaced_) {
       j["notes"].push_back(
           "some strings from the host were not UTF-8; each bad byte is shown as U+FFFD");
-      text = j.dump(indent, ' ', false, nlohmann::json::error_handler_t::replace);
+      text = dump(j);
     }
     out_ << text << '\n';
     return {};
@@ -332,7 +359,8 @@ class JsonOutput : public Output {
 
   std::ostream& out_;
   OutputOptions options_;
-  Json check_;
+  size_t mappings_ = 0;    // check: how many were written
+  bool replaced_ = false;  // a string was not UTF-8
 };
 
 }  // namespace

@@ -204,6 +204,11 @@ class TextOutput : public Output {
       line += v.nearest ? "; nearest placement that works: " + hex(*v.nearest)
                         : "; no usable range holds this size";
     checks_.row({visible(where), hex(v.mapping.iova), human_size(v.mapping.size), line});
+    // Rows are aligned in blocks, so that verdicts stream for a file of any length.
+    if (++rows_ % kCheckBlockRows == 0) {
+      checks_.print(out_, "");
+      checks_ = Table();
+    }
     return {};
   }
 
@@ -279,9 +284,13 @@ class TextOutput : public Output {
                                                                                : options_.names;
   }
 
+  // How many check verdicts are aligned together.
+  static constexpr size_t kCheckBlockRows = 1024;
+
   std::ostream& out_;
   OutputOptions options_;
   Table checks_;
+  size_t rows_ = 0;
 };
 
 }  // namespace

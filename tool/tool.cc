@@ -68,7 +68,7 @@ std::string closest(const std::string& word, const std::vector<std::string>& can
   return best;
 }
 
-int run_tool(const std::vector<std::string>& args, int in_fd, std::ostream& out, std::ostream& err,
+int run_tool(const std::vector<std::string>& args, int in_fd, OutputSink& out, std::ostream& err,
              const PciNames* names) {
   // 1. The command line: global options, then one subcommand per row of the table.
   Options o;
@@ -125,7 +125,7 @@ int run_tool(const std::vector<std::string>& args, int in_fd, std::ostream& out,
   } catch (const CLI::Success& e) {  // --help, --version (CLI11 derives both from Success)
     std::ostringstream help, ignored;
     app.exit(e, help, ignored);
-    out << help.str();
+    if (Status s = out.write(help.str()); !s) return fail(err, s.error().message);
     return kExitYes;
   } catch (const CLI::ParseError& e) {
     return fail(err, std::string(e.what()) + " (iovamap --help explains the options)");
@@ -161,9 +161,16 @@ int run_tool(const std::vector<std::string>& args, int in_fd, std::ostream& out,
 
   // 4. The command, then the answer.
   Context context{o, host ? &*host : nullptr, *output, in_fd};
+  context.flush = [&](bool force) -> Status {
+    constexpr std::streamoff kChunk = 1 << 16;
+    if (!force && buffer.tellp() < kChunk) return {};
+    IOVAMAP_RETURN_IF_ERROR(out.write(buffer.view()));
+    buffer.str("");
+    return {};
+  };
   Result<bool> answer = row->run(context);
   if (!answer) return fail(err, answer.error().message, exit_status(answer.error()));
-  out << buffer.str();
+  if (Status s = context.flush(true); !s) return fail(err, s.error().message);
   return *answer ? kExitYes : kExitNo;
 }
 

@@ -32,10 +32,11 @@ CliRun run(std::vector<std::string> args, const std::string& input = "") {
   if (::write(fds[1], input.data(), input.size()) != static_cast<ssize_t>(input.size()))
     std::abort();  // inputs here fit a pipe's buffer
   ::close(fds[1]);
-  std::ostringstream out, err;
+  tool::StringSink out;
+  std::ostringstream err;
   int status = tool::run_tool(args, fds[0], out, err, nullptr);
   ::close(fds[0]);
-  return CliRun{status, out.str(), err.str()};
+  return CliRun{status, out.text, err.str()};
 }
 
 std::string snapshot(const std::string& name) {
@@ -225,10 +226,11 @@ TEST(Cli, VersionAndNames) {
   std::string root = snapshot("6.12-intel39") + "/root";
   auto with_names = [&](std::vector<std::string> args) {
     args.insert(args.begin(), {"iovamap", "--root", root});
-    std::ostringstream out, err;
+    tool::StringSink out;
+    std::ostringstream err;
     int status = tool::run_tool(args, 0, out, err, names.get());
     EXPECT_EQ(status, 0) << err.str();
-    return out.str();
+    return out.text;
   };
   std::string text = with_names({"list"});
   EXPECT_NE(text.find("Intel Corporation 82574L Gigabit Network Connection"), std::string::npos)

@@ -151,6 +151,7 @@ struct Host {
   // the model assumes isolated (see msi.h).
   std::optional<MsiEvidence> msi;
 
+  // O(log n) when `groups` is sorted by id (as every source leaves it); O(n) otherwise.
   const Group* find_group(uint32_t id) const;
   const IommuUnit* find_iommu(std::string_view name) const;
   // The unit a group's devices sit behind (that of its first device with one), or nullptr.

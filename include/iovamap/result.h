@@ -122,9 +122,11 @@ using Status = Result<void>;
 
 // Evaluates `expr` (a Status or a Result<T>) and returns its error from the calling function
 // when it failed.
-#define IOVAMAP_RETURN_IF_ERROR(expr)                                                         \
-  do {                                                                                        \
-    if (auto iovamap_status_ = (expr); !iovamap_status_.ok()) return iovamap_status_.error(); \
+#define IOVAMAP_RETURN_IF_ERROR(expr) \
+  IOVAMAP_RETURN_IF_ERROR_IMPL_(IOVAMAP_CONCAT_(iovamap_status_, __LINE__), expr)
+#define IOVAMAP_RETURN_IF_ERROR_IMPL_(tmp, expr)          \
+  do {                                                    \
+    if (auto tmp = (expr); !tmp.ok()) return tmp.error(); \
   } while (false)
 
 // Evaluates `expr` (a Result<T>); on error returns it from the calling function, else moves

@@ -182,6 +182,10 @@ struct GetInfoReply {
   uint32_t cap_offset = 0;       // 0 when no capability was copied
   std::vector<uint8_t> bytes;    // see the file comment
   std::vector<Range> undefined;  // byte offsets (inclusive) whose content the kernel leaks
+  // Byte offsets (inclusive) that hold a page-size bitmap: iova_pgsizes and the migration
+  // capability's pgsize_bitmap. Where the model does not know the page sizes, these bytes are
+  // a guess and a caller must not present them as the kernel's.
+  std::vector<Range> pgsize_bytes;
 };
 
 // The reply of vfio_iommu_type1_get_info (drivers/vfio/vfio_iommu_type1.c) to a caller that

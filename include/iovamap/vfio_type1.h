@@ -156,6 +156,11 @@ class Type1Container {
   uint32_t dma_avail_;
 };
 
+// The first release whose type1 keeps an IOVA list ("vfio/type1: Check reserved region conflict
+// and update iova list", 5.4): before it, attach checks neither apertures nor regions and
+// MAP_DMA takes any aligned range.
+inline constexpr KernelVersion kType1IovaListFirst{5, 4};
+
 // The pieces of vfio_iommu_type1.c's list arithmetic, exposed for tests and for callers that
 // want one step on its own. Each works on a list of disjoint sorted nodes.
 
