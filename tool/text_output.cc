@@ -215,6 +215,7 @@ class TextOutput : public Output {
   Status check_end(bool, const std::vector<std::string>& warnings,
                    const std::vector<std::string>& notes) override {
     checks_.print(out_, "");
+    if (rows_ == 0) out_ << "no mappings to check (the map file has none)\n";
     for (const std::string& w : warnings) out_ << "warning: " << visible(w) << '\n';
     print_notes(notes, out_);
     return {};

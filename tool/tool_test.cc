@@ -12,36 +12,13 @@
 #include <sstream>
 
 #include "pci_names.h"
+#include "run_for_test.h"
 #include "test_tree.h"
 
 namespace iovamap {
 namespace {
 
 namespace fs = std::filesystem;
-
-struct CliRun {
-  int status;
-  std::string out, err;
-};
-
-// Runs the tool with `input` on its stdin (a pipe, as a shell would give it).
-CliRun run(std::vector<std::string> args, const std::string& input = "") {
-  args.insert(args.begin(), "iovamap");
-  int fds[2];
-  if (::pipe(fds) != 0) std::abort();
-  if (::write(fds[1], input.data(), input.size()) != static_cast<ssize_t>(input.size()))
-    std::abort();  // inputs here fit a pipe's buffer
-  ::close(fds[1]);
-  tool::StringSink out;
-  std::ostringstream err;
-  int status = tool::run_tool(args, fds[0], out, err, nullptr);
-  ::close(fds[0]);
-  return CliRun{status, out.text, err.str()};
-}
-
-std::string snapshot(const std::string& name) {
-  return std::string(IOVAMAP_TEST_DATA) + "/snapshots/" + name;
-}
 
 std::string read(const fs::path& p) {
   std::ifstream in(p);
