@@ -34,15 +34,21 @@ Result<LoadedHost> load_host(const HostSpec& spec) {
     IOVAMAP_ASSIGN_OR_RETURN(out.host, parse_topology(text, spec.path));
   } else {
     out.root = spec.path.empty() ? "/" : spec.path;
-    Result<std::unique_ptr<SysfsReader>> reader = open_root_reader(out.root);
+    std::unique_ptr<SysfsReader> opened;
+    SysfsReader* reader = spec.reader;
     if (!reader) {
-      Error e = reader.error();
-      if (spec.source == HostSource::kLive) e.kind = ErrorKind::kSystem;
-      return e;
+      Result<std::unique_ptr<SysfsReader>> r = open_root_reader(out.root);
+      if (!r) {
+        Error e = r.error();
+        if (spec.source == HostSource::kLive) e.kind = ErrorKind::kSystem;
+        return e;
+      }
+      opened = std::move(*r);
+      reader = opened.get();
     }
     std::string source =
         spec.source == HostSource::kLive ? std::string("live host") : "snapshot " + out.root;
-    IOVAMAP_ASSIGN_OR_RETURN(Discovery found, discover(**reader, source));
+    IOVAMAP_ASSIGN_OR_RETURN(Discovery found, discover(*reader, source));
     out.host = std::move(found.host);
     for (std::string& w : found.warnings) out.notes.push_back({std::nullopt, std::move(w)});
     // What the kernel showed and the model cannot derive is kept (as observed regions), so that

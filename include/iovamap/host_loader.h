@@ -29,6 +29,7 @@
 #include "iovamap/host.h"
 #include "iovamap/policy.h"
 #include "iovamap/result.h"
+#include "iovamap/sysfs_reader.h"
 
 namespace iovamap {
 
@@ -47,6 +48,9 @@ struct HostSpec {
   Policy policy = Policy::kEffective;
   // Declared DMA limits, "SELECTOR=BITS" as --dma-limit takes them (device_selection.h).
   std::vector<std::string> dma_limits;
+  // kLive and kSnapshot: read through this reader (not owned) instead of opening `path`; for
+  // tests and fuzzers (an in-memory FakeSysfs). `path` still names the host in messages.
+  SysfsReader* reader = nullptr;
 };
 
 // Something a user should know about the answer, and the group it concerns (none: the host).
