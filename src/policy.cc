@@ -1,6 +1,8 @@
 #include "iovamap/policy.h"
 
 #include <algorithm>
+#include <set>
+#include <tuple>
 
 #include "iovamap/dma_limit.h"
 
@@ -165,16 +167,14 @@ std::vector<ObservedNote> explain_observed_regions(Host& host) {
     if (!group.observed_regions || group.devices.empty()) continue;
     Result<GroupModel> model = model_group(host, group, Policy::kKernel);
     if (!model) continue;
+    // What the model derives, as sysfs prints it (it cannot tell MSI from SW_MSI), indexed.
+    std::set<std::tuple<uint64_t, uint64_t, std::string_view>> derived;
+    for (const ReservedRegion& r : model->regions.regions())
+      derived.emplace(r.start, r.last(), sysfs_name(r.type));
     std::vector<ReservedRegion> unexplained;
-    for (const ReservedRegion& seen : *group.observed_regions) {
-      bool found = std::any_of(model->regions.regions().begin(), model->regions.regions().end(),
-                               [&](const ReservedRegion& r) {
-                                 // sysfs cannot tell MSI from SW_MSI: compare as it prints.
-                                 return r.start == seen.start && r.last() == seen.last() &&
-                                        sysfs_name(r.type) == sysfs_name(seen.type);
-                               });
-      if (!found) unexplained.push_back(seen);
-    }
+    for (const ReservedRegion& seen : *group.observed_regions)
+      if (!derived.count({seen.start, seen.last(), sysfs_name(seen.type)}))
+        unexplained.push_back(seen);
     if (unexplained.empty()) continue;
     // A virtio-iommu answers PROBE per endpoint, the same way for each: every device gets the
     // regions. Elsewhere the first device carries them (one copy merges as the kernel's did).
