@@ -8,6 +8,7 @@
 //   map       the tool's `check` over a map file of n lines (half of them fail: a bad size, an
 //             overlap, outside the aperture), text output to memory: MapFile's two passes,
 //             MAP_DMA, the reasons, the nearest placement;
+//   map, holes  the same with the nearest-placement worst case (see run_holes);
 //   topology  the tool's `--topology FILE list --format json` with n groups of one device.
 //
 // Usage: scale_bench [--max N] (default 1000000); each size runs once, the times are wall
@@ -107,6 +108,30 @@ void run_map(size_t n, const fs::path& dir) {
   if (status != 1) die("map: status " + std::to_string(status) + ": " + err.str());
 }
 
+// The nearest-placement worst case: n/2 pages at 8 KiB strides leave n/2 holes of 4 KiB, then
+// n/2 requests of 8 KiB among them fail, each asking where 8 KiB would fit (only past the last
+// hole): a walk over the holes would make this quadratic.
+void run_holes(size_t n, const fs::path& dir) {
+  fs::path map = dir / "holes";
+  {
+    std::ofstream out(map);
+    char line[64];
+    for (size_t i = 0; i < n; ++i) {
+      uint64_t iova = (uint64_t{1} << 32) + (i < n / 2 ? i : i - n / 2) * 0x2000;
+      std::snprintf(line, sizeof line, "0x%llx %s\n", static_cast<unsigned long long>(iova),
+                    i < n / 2 ? "4K" : "8K");
+      out << line;
+    }
+  }
+  tool::StringSink out;
+  std::ostringstream err;
+  std::string root = std::string(IOVAMAP_SOURCE_DIR) + "/tests/data/snapshots/6.12-intel39/root";
+  int status = tool::run_tool(
+      {"iovamap", "--root", root, "--policy", "kernel", "check", "7", "--map", map.string()}, 0,
+      out, err, nullptr);
+  if (status != 1) die("holes: status " + std::to_string(status) + ": " + err.str());
+}
+
 void run_topology(size_t n, const fs::path& dir) {
   fs::path file = dir / "t.toml";
   {
@@ -144,6 +169,7 @@ int main(int argc, char** argv) {
   std::vector<Input> inputs = {
       {"regions", run_regions},
       {"map", [&](size_t n) { run_map(n, tmp.path()); }},
+      {"map, holes", [&](size_t n) { run_holes(n, tmp.path()); }},
       {"topology", [&](size_t n) { run_topology(n, tmp.path()); }},
   };
   std::printf("| input | entries | seconds | per entry | vs 10x fewer | n log n would be |\n");

@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "container_stops.h"
+#include "free_extents.h"
 
 namespace iovamap {
 
@@ -16,7 +17,8 @@ MappingChecker::MappingChecker(Type1Model model, std::vector<uint32_t> group_ids
             [](const RangeStop& a, const RangeStop& b) { return a.range.first < b.range.first; });
   uint64_t running = 0;
   for (const RangeStop& s : stops_) max_last_.push_back(running = std::max(running, s.range.last));
-  for (const Range& r : model_.container.iova_list()) free_.emplace(r.first, r.last);
+  free_ = std::make_shared<FreeExtents>();
+  for (const Range& r : model_.container.iova_list()) add_free(r);
 }
 
 Result<MappingChecker> MappingChecker::create(const Host& host,
@@ -75,39 +77,39 @@ std::optional<std::pair<uint64_t, u128>> place_in(const Range& r, uint64_t iova,
 
 }  // namespace
 
+void MappingChecker::add_free(const Range& r) {
+  // Whole aligned pages only: every extent kept can then hold any size up to its own.
+  u128 first = (u128{r.first} + alignment_ - 1) / alignment_ * alignment_;
+  u128 end = (u128{r.last} + 1) / alignment_ * alignment_;
+  if (first < end)
+    free_->insert(Range{static_cast<uint64_t>(first), static_cast<uint64_t>(end - 1)});
+}
+
 std::optional<uint64_t> MappingChecker::nearest_placement(uint64_t iova, u128 size) const {
+  // The best place is in the extent holding iova, in the lowest extent above it with room, or
+  // in the highest one below it with room: above, a lower extent is nearer; below, a higher one.
   std::optional<std::pair<uint64_t, u128>> best;
-  auto consider = [&](const Range& r) {
-    auto p = place_in(r, iova, size, alignment_);
+  auto consider = [&](const std::optional<Range>& r) {
+    if (!r) return;
+    auto p = place_in(*r, iova, size, alignment_);
     if (p && (!best || p->second < best->second)) best = p;
   };
-  // Outwards from iova on both sides, until an extent lies farther than the best placement.
-  auto right = free_.upper_bound(iova);
-  for (auto it = right; it != free_.end(); ++it) {
-    if (best && u128{it->first} - iova >= best->second) break;
-    consider(Range{it->first, it->second});
-  }
-  for (auto it = right; it != free_.begin();) {
-    --it;
-    u128 gap = it->second >= iova ? 0 : u128{iova} - it->second;
-    if (best && gap >= best->second) break;
-    consider(Range{it->first, it->second});
-  }
+  std::optional<Range> here = free_->holding(iova);
+  consider(here);
+  if (iova < kMaxAddress) consider(free_->next_fit(iova + 1, size));
+  consider(free_->prev_fit(here ? here->first : iova, size));
   if (!best) return std::nullopt;
   return best->first;
 }
 
 void MappingChecker::take_free(const Range& r) {
   // The one free extent holding r (MAP_DMA accepted it inside one usable range, clear of
-  // every mapping) is split around it.
-  auto it = free_.upper_bound(r.first);
-  if (it == free_.begin()) return;
-  --it;
-  if (it->second < r.last) return;
-  uint64_t first = it->first, last = it->second;
-  free_.erase(it);
-  if (first < r.first) free_.emplace(first, r.first - 1);
-  if (r.last < last) free_.emplace(r.last + 1, last);
+  // every mapping, aligned) is split around it.
+  std::optional<Range> holder = free_->holding(r.first);
+  if (!holder || holder->last < r.last) return;
+  free_->erase(holder->first);
+  if (holder->first < r.first) free_->insert(Range{holder->first, r.first - 1});
+  if (r.last < holder->last) free_->insert(Range{r.last + 1, holder->last});
 }
 
 MappingVerdict MappingChecker::check(const PlannedMapping& p) {

@@ -20,7 +20,7 @@
 #pragma once
 
 #include <cstdint>
-#include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -33,6 +33,8 @@
 #include "iovamap/result.h"
 
 namespace iovamap {
+
+class FreeExtents;  // private (src/free_extents.h)
 
 struct MappingVerdict {
   PlannedMapping mapping;
@@ -72,6 +74,7 @@ class MappingChecker {
   std::string explain_miss(const Range& m) const;
   std::optional<uint64_t> nearest_placement(uint64_t iova, u128 size) const;
   void take_free(const Range& r);
+  void add_free(const Range& r);
 
   Type1Model model_;
   std::vector<uint32_t> group_ids_;
@@ -80,8 +83,9 @@ class MappingChecker {
   // the ones a mapping meets are found without looking at all of them.
   std::vector<RangeStop> stops_;
   std::vector<uint64_t> max_last_;
-  // The usable space not yet mapped: first -> last, disjoint.
-  std::map<uint64_t, uint64_t> free_;
+  // The usable space not yet mapped, each extent cut to whole aligned pages (a placement is
+  // aligned, so nothing else can hold one), searchable by position and size.
+  std::shared_ptr<FreeExtents> free_;
 };
 
 }  // namespace iovamap
