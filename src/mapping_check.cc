@@ -49,9 +49,12 @@ std::string MappingChecker::explain_miss(const Range& m) const {
     }
     if (!s->provenance.empty()) why += " (" + provenance_text(s->provenance) + ")";
   }
+  // The usable ranges it crosses: the list is sorted, so from the first that reaches m.first.
+  const std::vector<Range>& list = model_.container.iova_list();
+  auto u = std::lower_bound(list.begin(), list.end(), m.first,
+                            [](const Range& r, uint64_t v) { return r.last < v; });
   int touched = 0;
-  for (const Range& u : model_.container.iova_list())
-    if (u.overlaps(m)) ++touched;
+  for (; u != list.end() && u->first <= m.last; ++u) ++touched;
   if (touched > 1) why += "; crosses " + std::to_string(touched) + " usable ranges";
   return why;
 }
