@@ -72,7 +72,6 @@ ReservedRegion driver_region(const Range& range, RegionType type, std::string de
 ReservedRegion firmware_region(const ReservedRegion& region, RegionType type,
                                const std::string& default_detail) {
   ReservedRegion out = region;
-  out.type = type;
   std::string detail = default_detail;
   for (const Provenance& p : region.provenance) {
     if (!p.detail.empty()) {
@@ -80,9 +79,10 @@ ReservedRegion firmware_region(const ReservedRegion& region, RegionType type,
       break;
     }
   }
-  // A region kept from what the running kernel showed stays observed: the model did not
-  // derive it from a table.
+  // A region kept from what the running kernel showed is not a table entry the driver types:
+  // it keeps the type the kernel printed, and says it is observed, not derived.
   bool observed = !region.provenance.empty() && region.provenance[0].origin == Origin::kObserved;
+  out.type = observed ? region.type : type;
   out.provenance = {Provenance{observed ? Origin::kObserved : Origin::kFirmware, detail}};
   return out;
 }
@@ -115,7 +115,6 @@ Result<uint64_t> parse_bare_hex(std::string_view digits, const std::string& what
   }
   return value;
 }
-
 
 }  // namespace detail
 

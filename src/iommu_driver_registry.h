@@ -164,8 +164,9 @@ inline constexpr unsigned kArm4kMaxBits = 48;
 
 // A driver-owned region with Origin::kDriver provenance.
 ReservedRegion driver_region(const Range& range, RegionType type, std::string detail);
-// `region` with its provenance rewritten to Origin::kFirmware: the first non-empty detail it
-// carried, else `default_detail`.
+// `region` as a firmware table entry of `type` with Origin::kFirmware provenance (the first
+// non-empty detail it carried, else `default_detail`); a region observed from a running kernel
+// (Origin::kObserved) keeps its own type and stays observed.
 ReservedRegion firmware_region(const ReservedRegion& region, RegionType type,
                                const std::string& default_detail);
 // [0, 2^bits - 1] for bits in 1..64.

@@ -185,7 +185,7 @@ std::vector<ObservedNote> explain_observed_regions(Host& host) {
         ReservedRegion copy = r;
         copy.provenance = {Provenance{
             Origin::kObserved,
-            "group " + std::to_string(group.id) + " reserved_regions (source not modelled)"}};
+            "observed in group " + std::to_string(group.id) + "'s reserved_regions, not derived"}};
         device.firmware_regions.push_back(copy);
       }
       if (!per_endpoint) break;

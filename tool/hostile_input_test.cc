@@ -243,3 +243,58 @@ TEST(HostileInput, GetInfoBytesHoldNoGuessedPageSizes) {
 
 }  // namespace
 }  // namespace iovamap
+
+namespace iovamap {
+namespace {
+
+// A region the model cannot explain (a real RMRR, IVMD or RMR, a patched kernel, a newer
+// kernel's new region) keeps the kernel's type and is cut out of the usable space by every
+// command, whichever device comes first in its group (issue 10's reproduction).
+TEST(ObservedRegions, KeepTheKernelsTypeAndAreNeverUsable) {
+  TempDir tmp;
+  fs::path root = tmp.path() / "root";
+  fs::copy(std::string(IOVAMAP_TEST_DATA) + "/lab-intel39-612/root", root,
+           fs::copy_options::recursive | fs::copy_options::copy_symlinks);
+  const std::string line = "0x0000000080000000 0x000000008fffffff reserved\n";
+  for (const char* group : {"6", "4"}) {  // 6: the UHCI controller comes first; 4: e1000
+    fs::path file = root / "sys/kernel/iommu_groups" / group / "reserved_regions";
+    std::ifstream in(file);
+    std::string text((std::istreambuf_iterator<char>(in)), {});
+    in.close();
+    // Sorted by start, as the kernel prints them.
+    std::vector<std::string> lines;
+    std::istringstream split(text + line);
+    for (std::string l; std::getline(split, l);) lines.push_back(l + "\n");
+    std::sort(lines.begin(), lines.end());
+    std::string sorted;
+    for (const std::string& l : lines) sorted += l;
+    write_file(file, sorted);
+    CliRun sysfs =
+        run({"--root", root.string(), "--policy", "kernel", "--format", "sysfs", "regions", group});
+    ASSERT_EQ(sysfs.status, 0) << sysfs.err;
+    EXPECT_EQ(sysfs.out, sorted) << "group " << group;
+    for (const char* policy : {"kernel", "rfc", "rfc-fixed", "effective"}) {
+      for (bool iommufd : {false, true}) {
+        std::vector<std::string> args = {"--root",   root.string(), "--policy", policy,
+                                         "--format", "sysfs",       "ranges",   group};
+        if (iommufd) args.push_back("--iommufd");
+        CliRun r = run(args);
+        ASSERT_EQ(r.status, 0) << r.err;
+        EXPECT_EQ(r.out.find("0x000000008"), std::string::npos)
+            << "group " << group << " " << policy << (iommufd ? " iommufd" : "") << ":\n"
+            << r.out;
+        EXPECT_NE(r.out.find("0x000000007fffffff\n"), std::string::npos) << r.out;
+      }
+      CliRun check = run({"--root", root.string(), "--policy", policy, "--format", "json", "check",
+                          group, "--map", "-"},
+                         "0x80000000 0x1000\n");
+      EXPECT_EQ(check.status, 1) << check.out << check.err;
+    }
+    CliRun json = run({"--root", root.string(), "--format", "json", "regions", group});
+    EXPECT_NE(json.out.find("\"origin\":\"observed\""), std::string::npos) << json.out;
+    EXPECT_NE(json.out.find("not derived"), std::string::npos) << json.out;
+  }
+}
+
+}  // namespace
+}  // namespace iovamap
