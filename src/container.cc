@@ -4,6 +4,7 @@
 #include <queue>
 
 #include "container_stops.h"
+#include "iovamap/assignability.h"
 #include "iovamap/msi.h"
 
 namespace iovamap {
@@ -78,6 +79,9 @@ Result<Type1Model> model_type1(const Host& host, const std::vector<uint32_t>& gr
   for (const GroupModel& model : out.groups) {
     const Group& group = *host.find_group(model.group_id);
     Type1Group g = type1_group(host, group, model);
+    // VFIO_GROUP_SET_CONTAINER claims the group's DMA before VFIO_SET_IOMMU attaches it.
+    if (Status s = ownership_refusal(host, group, ContainerRules::kType1); !s)
+      return s.error().with_context("attaching group " + std::to_string(g.id));
     if (Status s = out.container.attach(g); !s)
       return msi_explained(s.error(), group_msi_isolation(host, group), "vfio_iommu_type1")
           .with_context("attaching group " + std::to_string(g.id));
@@ -96,6 +100,12 @@ Result<IoasModelResult> model_iommufd(const Host& host, const std::vector<uint32
     const Group& group = *host.find_group(model.group_id);
     IoasDomain domain = ioas_domain(host, group, model);
     MsiVerdict msi = group_msi_isolation(host, group);
+    // Binding checks MSI isolation (in attach, below) before it claims the group's DMA.
+    bool msi_refuses = !msi.isolated && !host.iommufd_allow_unsafe_interrupts.value_or(false);
+    if (!msi_refuses) {
+      if (Status s = ownership_refusal(host, group, ContainerRules::kIommufd); !s)
+        return s.error().with_context("binding the devices of group " + std::to_string(group.id));
+    }
     for (const Device& device : group.devices) {
       IOVAMAP_ASSIGN_OR_RETURN(std::vector<ReservedRegion> regions,
                                device_regions_for(host, group, device, policy));

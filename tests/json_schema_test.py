@@ -164,6 +164,14 @@ def coherence(doc, status, command):
     if doc.get("command") != command:
         out.append("command is %r, the run was %r" % (doc.get("command"), command))
     failed = doc.get("refused") is not None or doc.get("ok") is False
+    if command == "assignable":
+        failed = not all(v["accepted"] for v in doc["verdicts"])
+        for v in doc["verdicts"]:
+            if v["accepted"] == any(f["blocks"] for f in v["findings"]):
+                out.append("%s: accepted=%s disagrees with its findings" % (v["rules"], v["accepted"]))
+            for f in v["findings"]:
+                if f["errno"]:
+                    out += errno_agrees(f["errno"])
     if (status == 1) != failed:
         out.append("exit status %d but refused=%s ok=%s" %
                    (status, doc.get("refused") is not None, doc.get("ok")))
@@ -202,6 +210,8 @@ def coherence(doc, status, command):
 def dma_limit_stop(device):
     """For a --dma-limit run: some range must say it ends at that device's limit."""
     def expect(doc):
+        if doc["refused"]:
+            return []  # the container is refused (assignability): no ranges to end
         for r in doc["ranges"]:
             for s in r["above"]:
                 if any(p["origin"] == "dma-limit" and device in p["detail"]
@@ -255,6 +265,8 @@ def host_jobs(label, host_args, ids, pci_device):
                     stdin=GOOD_MAP, statuses=(0, 1)))
     jobs.append(Job(label + " info-cap", host_args + ["info-cap", last], statuses=(0, 1),
                     pretty=True))
+    jobs.append(Job(label + " assignable ALL", host_args + ["assignable"] + [str(i) for i in ids],
+                    statuses=(0, 1), pretty=True))
     jobs.append(Job(label + " info-cap --layout packed",
                     host_args + ["info-cap", "--layout", "packed", last], statuses=(0, 1)))
     if pci_device:
@@ -266,7 +278,7 @@ def host_jobs(label, host_args, ids, pci_device):
         for extra in ([], ["--iommufd"]):
             jobs.append(Job("%s --dma-limit ranges %s%d" % (label, " ".join(extra + [""]),
                                                              pci_device[0]),
-                            limit + ["ranges"] + extra + [str(pci_device[0])],
+                            limit + ["ranges"] + extra + [str(pci_device[0])], statuses=(0, 1),
                             expect=dma_limit_stop(pci_device[1]) if pci_device[2] else None))
     return jobs
 
@@ -303,7 +315,8 @@ class Checker:
         problems = []
         doc = parse(text, problems)
         command = next(a for a in job.args
-                       if a in ("list", "regions", "ranges", "check", "info-cap", "snapshot"))
+                       if a in ("list", "regions", "ranges", "check", "info-cap", "assignable",
+                                "snapshot"))
         errors = sorted(self.validator.iter_errors(doc), key=lambda e: list(e.absolute_path))
         for e in errors[:5]:
             problems.append("schema: %s at %s" % (e.message[:300], pointer(e.absolute_path)))
@@ -547,6 +560,8 @@ def main():
     for job, doc in zip(jobs, docs):
         if doc is None:
             continue
+        if doc["command"] == "assignable":
+            continue  # its errno objects are verdict_errno's, broken for check below
         key = doc["command"] + ("-refused" if doc.get("refused") else "")
         if key == "ranges" and doc["rules"] != "vfio-type1":
             continue

@@ -1,6 +1,7 @@
 // The commands of the iovamap tool, one function each, and their table (command.h).
 #include "command.h"
 
+#include "iovamap/assignability.h"
 #include "iovamap/container.h"
 #include "iovamap/device_selection.h"
 #include "iovamap/host_summary.h"
@@ -177,6 +178,26 @@ Result<bool> run_info_cap(Context& c) {
   return true;
 }
 
+// ---- assignable ------------------------------------------------------------------------------
+
+void add_assignable_options(CLI::App& cmd, Options& o) {
+  cmd.add_option("GROUP|DEVICE", o.selectors, kSelectorHelp);
+}
+
+// Whether VFIO type1 and iommufd take the selected groups, together in one container: exit 0
+// when both would (perhaps after the listed steps), 1 when either refuses.
+Result<bool> run_assignable(Context& c) {
+  IOVAMAP_ASSIGN_OR_RETURN(Selection s, select(c, false));
+  std::vector<AssignReport> reports;
+  for (ContainerRules rules : {ContainerRules::kType1, ContainerRules::kIommufd}) {
+    IOVAMAP_ASSIGN_OR_RETURN(AssignReport r, assess_assignment(c.host->host, s.group_ids(), rules));
+    reports.push_back(std::move(r));
+  }
+  IOVAMAP_RETURN_IF_ERROR(c.output.assignable(*c.host, reports, notes_for(c, s)));
+  return std::all_of(reports.begin(), reports.end(),
+                     [](const AssignReport& r) { return r.accepted(); });
+}
+
 // ---- snapshot --------------------------------------------------------------------------------
 
 void add_snapshot_options(CLI::App& cmd, Options& o) {
@@ -238,6 +259,11 @@ const std::vector<CommandRow>& commands() {
       {"info-cap", "the VFIO_IOMMU_GET_INFO reply bytes",
        "Examples:\n  iovamap info-cap 7\n  iovamap info-cap --layout packed 7", kNeedsHost,
        add_info_cap_options, run_info_cap},
+      {"assignable",
+       "will VFIO type1 and iommufd take these devices? each refusal with its evidence and fix",
+       "Exit 0: both take them (perhaps after the steps listed), 1: one refuses.\n"
+       "Examples:\n  iovamap assignable 01:00.0\n  iovamap -d 10de: assignable",
+       kNeedsHost, add_assignable_options, run_assignable},
       {"snapshot", "capture this host (or --root) into DIR",
        "Examples:\n  sudo iovamap snapshot /tmp/host-snap   # then: iovamap --root /tmp/host-snap "
        "list",

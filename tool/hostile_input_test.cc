@@ -241,6 +241,41 @@ TEST(HostileInput, GetInfoBytesHoldNoGuessedPageSizes) {
   EXPECT_TRUE(marked) << j["undefined"];
 }
 
+// The same reproduction with a `direct` region: the 6.12 kernel refuses the group to VFIO
+// (claiming its DMA fails with EINVAL), so ranges, check and info-cap refuse alike and
+// assignable names the region.
+TEST(ObservedRegions, ADirectOneRefusesTheGroupInEveryCommand) {
+  TempDir tmp;
+  fs::path root = tmp.path() / "root";
+  fs::copy(std::string(IOVAMAP_TEST_DATA) + "/lab-intel39-612/root", root,
+           fs::copy_options::recursive | fs::copy_options::copy_symlinks);
+  fs::path file = root / "sys/kernel/iommu_groups/4/reserved_regions";
+  write_file(file,
+             "0x0000000080000000 0x000000008fffffff direct\n"
+             "0x00000000fee00000 0x00000000feefffff msi\n");
+  std::string r = root.string();
+  for (std::vector<std::string> args : {std::vector<std::string>{"ranges", "4"},
+                                        {"ranges", "--iommufd", "4"},
+                                        {"info-cap", "4"},
+                                        {"check", "4", "--map", "-"}}) {
+    std::vector<std::string> full = {"--root", r, "--format", "json"};
+    full.insert(full.end(), args.begin(), args.end());
+    CliRun run_json = run(full, "0x100000 0x1000\n");
+    EXPECT_EQ(run_json.status, 1) << args[0] << run_json.err;
+    EXPECT_NE(run_json.out.find("\"errno\":\"EINVAL\""), std::string::npos)
+        << args[0] << ": " << run_json.out;
+  }
+  CliRun a = run({"--root", r, "assignable", "4"});
+  EXPECT_EQ(a.status, 1);
+  EXPECT_NE(a.out.find("VFIO type1: REFUSED"), std::string::npos) << a.out;
+  EXPECT_NE(a.out.find("(EINVAL, firmware-direct): reserved region [0x80000000, 0x8fffffff]"),
+            std::string::npos)
+      << a.out;
+  // Group 6 (no such region) is taken.
+  CliRun b = run({"--root", r, "assignable", "6"});
+  EXPECT_EQ(b.status, 0) << b.out;
+}
+
 }  // namespace
 }  // namespace iovamap
 

@@ -244,6 +244,33 @@ class JsonOutput : public Output {
     return emit(std::move(j));
   }
 
+  Status assignable(const LoadedHost& loaded, const std::vector<AssignReport>& reports,
+                    const std::vector<std::string>& notes) override {
+    Json j = header(loaded, "assignable");
+    j["groups"] = reports.empty() ? Json::array() : ids_json(reports.front().group_ids);
+    Json verdicts = Json::array();
+    for (const AssignReport& r : reports) {
+      Json findings = Json::array();
+      for (const AssignFinding& f : r.findings) {
+        findings.push_back(Json{{"rule", assign_rule_name(f.rule)},
+                                {"blocks", f.blocks},
+                                {"errno", verdict_json(f.error_number)},
+                                {"group", f.group_id ? Json(*f.group_id) : Json(nullptr)},
+                                {"device", string_or_null(f.device)},
+                                {"evidence", f.evidence},
+                                {"kernel_says", f.kernel_says},
+                                {"rule_source", f.rule_source},
+                                {"fix", f.fix}});
+      }
+      verdicts.push_back(Json{{"rules", rules_name(r.rules)},
+                              {"accepted", r.accepted()},
+                              {"findings", std::move(findings)}});
+    }
+    j["verdicts"] = std::move(verdicts);
+    j["notes"] = notes;
+    return emit(std::move(j));
+  }
+
   Status info_cap(const LoadedHost& loaded, const InfoCapReport& r) override {
     Json j = header(loaded, "info-cap");
     j["groups"] = ids_json(r.group_ids);

@@ -34,6 +34,10 @@ Status Output::refused(const LoadedHost&, std::string_view command, const std::v
 Status Output::info_cap(const LoadedHost&, const InfoCapReport&) {
   return unsupported("info-cap");
 }
+Status Output::assignable(const LoadedHost&, const std::vector<AssignReport>&,
+                          const std::vector<std::string>&) {
+  return unsupported("assignable");
+}
 Status Output::snapshot(const SnapshotReport&) {
   return unsupported("snapshot");
 }

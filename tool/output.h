@@ -23,6 +23,7 @@
 #include <string_view>
 #include <vector>
 
+#include "iovamap/assignability.h"
 #include "iovamap/container.h"
 #include "iovamap/host_loader.h"
 #include "iovamap/host_summary.h"
@@ -69,6 +70,9 @@ class Output {
                          const std::vector<uint32_t>& group_ids, const Error& refusal,
                          const std::vector<std::string>& notes);
   virtual Status info_cap(const LoadedHost& host, const InfoCapReport& report);
+  // Whether VFIO type1 and iommufd would take the groups: one report per rules.
+  virtual Status assignable(const LoadedHost& host, const std::vector<AssignReport>& reports,
+                            const std::vector<std::string>& notes);
   virtual Status snapshot(const SnapshotReport& report);
   virtual Status verify(const LoadedHost& host, const VerifyReport& report);
 

@@ -1,5 +1,6 @@
 // The text back-end: what a person reads first (output.h). The layouts are those of the
 // golden tests (tool/tool_test.cc); host strings go through visible().
+#include <algorithm>
 #include <cstdio>
 
 #include "iovamap/dma_limit.h"
@@ -225,6 +226,46 @@ class TextOutput : public Output {
                  const Error& refusal, const std::vector<std::string>& notes) override {
     out_ << "VFIO type1 container refused (" << errno_name(refusal.code)
          << "): " << visible(refusal.message) << '\n';
+    print_notes(notes, out_);
+    return {};
+  }
+
+  // The steps (drivers to change) are the same under both rules: they are shown once, then
+  // each rules' verdict with its refusals.
+  Status assignable(const LoadedHost&, const std::vector<AssignReport>& reports,
+                    const std::vector<std::string>& notes) override {
+    auto print = [&](const AssignFinding& f, bool with_errno) {
+      out_ << "  " << (f.group_id ? "group " + std::to_string(*f.group_id) : "this kernel");
+      if (!f.device.empty()) out_ << ", " << visible(f.device);
+      if (with_errno)
+        out_ << " (" << (f.error_number ? errno_name(f.error_number) : "-") << ", "
+             << assign_rule_name(f.rule) << ")";
+      out_ << ": " << visible(f.evidence) << '\n';
+      if (with_errno && !f.kernel_says.empty())
+        out_ << "    the kernel: " << visible(f.kernel_says) << '\n';
+      out_ << "    rule: " << f.rule_source << '\n';
+      out_ << "    what to do: " << visible(f.fix) << '\n';
+    };
+    bool steps = false;
+    if (!reports.empty()) {
+      for (const AssignFinding& f : reports.front().findings) {
+        if (f.blocks) continue;
+        if (!steps)
+          out_ << "first: while these devices are bound to their drivers, claiming their "
+                  "groups' DMA fails (EPERM) under either rules\n";
+        steps = true;
+        print(f, false);
+      }
+    }
+    for (const AssignReport& r : reports) {
+      out_ << (r.rules == ContainerRules::kIommufd ? "iommufd: " : "VFIO type1: ")
+           << (!r.accepted() ? "REFUSED"
+               : steps       ? "takes them after that"
+                             : "takes them")
+           << '\n';
+      for (const AssignFinding& f : r.findings)
+        if (f.blocks) print(f, true);
+    }
     print_notes(notes, out_);
     return {};
   }
