@@ -90,8 +90,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   o.iommufd = in.ConsumeBool();
   o.layout = in.ConsumeBool() ? "packed" : "";
   o.map_file = "-";
-  const char* commands[] = {"list", "regions", "ranges", "check", "info-cap"};
-  std::string command = commands[in.ConsumeIntegralInRange(0, 4)];
+  const char* commands[] = {"list", "regions", "ranges", "check", "info-cap", "assignable"};
+  std::string command = commands[in.ConsumeIntegralInRange(0, 5)];
   std::string map = in.ConsumeRemainingBytesAsString();
 
   Result<LoadedHost> host = load_host({.source = HostSource::kSnapshot,
