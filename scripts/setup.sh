@@ -12,6 +12,7 @@ packages=(
   libtomlplusplus-dev   # topology files (used header-only)
   libgtest-dev libgmock-dev librapidcheck-dev  # unit and property tests
   libbenchmark-dev      # benchmarks
+  libxml2-dev           # libvirt domain XML for vm-check (src/vm_libvirt.cc): the XML library libvirt itself uses, with line numbers for errors, no network, entity limits
   libpci-dev            # PCI vendor/device/class names (tool/pci_names.h); lspci's -s/-d oracle in tests
   pci.ids               # the PCI ID database those names come from
   pciutils              # lspci, whose output the PCI-name tests compare with

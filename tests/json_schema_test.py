@@ -270,6 +270,14 @@ def host_jobs(label, host_args, ids, pci_device):
     jobs.append(Job(label + " info-cap --layout packed",
                     host_args + ["info-cap", "--layout", "packed", last], statuses=(0, 1)))
     if pci_device:
+        # A VM with RAM, a DIMM, an ivshmem BAR and a BAR of its device (vm-check).
+        jobs.append(Job(label + " vm-check", host_args + [
+            "vm-check", "--host-phys-bits", "46", "--host-cpu-vendor", "intel", "--bar",
+            pci_device[1] + "=16G", "--", "-M", "pc-q35-7.2", "-m", "8G,slots=2,maxmem=64G",
+            "-cpu", "host", "-bios", "OVMF.fd", "-object", "memory-backend-ram,id=d0,size=2G",
+            "-device", "pc-dimm,memdev=d0", "-object", "memory-backend-ram,id=lg,size=32M",
+            "-device", "ivshmem-plain,memdev=lg", "-device", "vfio-pci,host=" + pci_device[1]],
+            statuses=(0, 1), pretty=True))
         # 36 bits: below every aperture here, so a range ends at it (unless another device of
         # the group has a lower limit: then only the documents are checked).
         limit = host_args + ["--dma-limit", pci_device[1] + "=36"]
@@ -316,7 +324,7 @@ class Checker:
         doc = parse(text, problems)
         command = next(a for a in job.args
                        if a in ("list", "regions", "ranges", "check", "info-cap", "assignable",
-                                "snapshot"))
+                                "snapshot", "vm-check"))
         errors = sorted(self.validator.iter_errors(doc), key=lambda e: list(e.absolute_path))
         for e in errors[:5]:
             problems.append("schema: %s at %s" % (e.message[:300], pointer(e.absolute_path)))

@@ -12,6 +12,10 @@
 #include "iovamap/sysfs_reader.h"
 #include "iovamap/verify.h"
 #include "iovamap/vfio_info.h"
+#include "iovamap/vm_check.h"
+#include "iovamap/vm_libvirt.h"
+#include "iovamap/vm_proxmox.h"
+#include "iovamap/vm_qemu_args.h"
 
 namespace iovamap::tool {
 namespace {
@@ -235,6 +239,150 @@ Result<bool> run_verify(Context& c) {
   return r.ok();
 }
 
+// ---- vm-check --------------------------------------------------------------------------------
+
+void add_vm_check_options(CLI::App& cmd, Options& o) {
+  cmd.add_option("--qemu", o.vm_qemu, "a file holding the QEMU command line");
+  cmd.add_option("--libvirt", o.vm_libvirt, "a libvirt domain XML (virsh dumpxml NAME)");
+  cmd.add_option("--proxmox", o.vm_proxmox,
+                 "a Proxmox VM configuration (qm config VMID, /etc/pve/qemu-server/VMID.conf)");
+  cmd.add_option("--host-phys-bits", o.host_phys_bits,
+                 "the host CPU's physical address bits (default: from proc/cpuinfo)")
+      ->check(CLI::Range(32u, 64u));
+  cmd.add_option("--host-cpu-vendor", o.host_cpu_vendor,
+                 "the host CPU's vendor (default: from proc/cpuinfo)")
+      ->check(CLI::IsMember({"intel", "amd"}));
+  // One value per --bar, collected as they come: a vector option would take the "--" that
+  // starts QEMU's arguments as the end of its own list (CLI11 2.3).
+  cmd.add_option("--bar", o.bar_value,
+                 "DEVICE=SIZE: a 64-bit BAR of an assigned device (default: from sysfs "
+                 "resource); repeat for more")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
+      ->each([&o](const std::string& v) { o.bars.push_back(v); });
+  cmd.add_option("QEMU_ARGS", o.vm_args, "QEMU's arguments, after --");
+}
+
+// The VM the command line names, read and parsed; errors name the file and line.
+Result<VmConfig> read_vm(const Options& o) {
+  int given =
+      !o.vm_qemu.empty() + !o.vm_libvirt.empty() + !o.vm_proxmox.empty() + !o.vm_args.empty();
+  if (given != 1)
+    return make_error(EINVAL,
+                      "vm-check takes one VM: --qemu FILE, --libvirt FILE, --proxmox "
+                      "FILE, or QEMU's arguments after --");
+  if (!o.vm_args.empty()) {
+    std::vector<QemuArg> args;
+    for (const std::string& a : o.vm_args) args.push_back({a, 1});
+    return parse_qemu_args(args, "<arguments>");
+  }
+  const std::string& path = !o.vm_qemu.empty()      ? o.vm_qemu
+                            : !o.vm_libvirt.empty() ? o.vm_libvirt
+                                                    : o.vm_proxmox;
+  IOVAMAP_ASSIGN_OR_RETURN(std::string text, read_input_file(path, kMaxTopologyBytes));
+  if (!o.vm_qemu.empty()) return parse_qemu_command_file(text, path);
+  if (!o.vm_libvirt.empty()) return parse_libvirt_domain(text, path);
+  return parse_proxmox_config(text, path);
+}
+
+// The device a --bar or a sysfs name means among the selected ones ("01:00.0" ends
+// "0000:01:00.0").
+std::optional<std::string> match_device(const std::vector<std::string>& devices,
+                                        std::string_view given) {
+  for (const std::string& d : devices)
+    if (d == given ||
+        (d.size() > given.size() && d.ends_with(given) && d[d.size() - given.size() - 1] == ':'))
+      return d;
+  return std::nullopt;
+}
+
+Result<bool> run_vm_check(Context& c) {
+  const Options& o = c.options;
+  IOVAMAP_ASSIGN_OR_RETURN(VmConfig vm, read_vm(o));
+  if (vm.host_devices.empty())
+    return make_error(EINVAL, vm.file +
+                                  ": the VM assigns no vfio-pci device: there is no "
+                                  "container to check it against");
+  const Host& h = c.host->host;
+  if (h.groups.empty())
+    return make_error(ENODEV, "no IOMMU groups in " + h.source +
+                                  ": no IOMMU, or it is off (intel_iommu=on / amd_iommu=on?)");
+  std::vector<std::string> selectors;
+  for (const VmHostDevice& d : vm.host_devices) selectors.push_back(d.address);
+  Result<Selection> selected = select_groups(h, selectors, {}, false);
+  if (!selected) return selected.error().with_context(vm.file);
+  const Selection& s = *selected;
+  std::vector<std::string> devices;
+  for (const SelectedGroup& g : s.groups)
+    for (const std::string& d : g.selected_devices) devices.push_back(d);
+
+  VmCheckHost host{.host = &h, .policy = c.host->policy, .group_ids = s.group_ids()};
+  std::vector<std::string> notes = notes_for(c, s);
+  std::unique_ptr<SysfsReader> reader;
+  if (!c.host->root.empty()) {
+    Result<std::unique_ptr<SysfsReader>> r = open_root_reader(c.host->root);
+    if (r) reader = std::move(*r);
+  }
+  if (reader) {
+    Result<VmHostCpu> cpu = read_host_cpu(*reader);
+    if (cpu) {
+      host.cpu = *cpu;
+    } else if (cpu.error().code != ENOENT) {
+      return cpu.error();
+    }
+  }
+  if (o.host_phys_bits) {
+    host.cpu.phys_bits = o.host_phys_bits;
+    host.cpu.source = "--host-phys-bits";
+  }
+  if (!o.host_cpu_vendor.empty())
+    host.cpu.vendor = o.host_cpu_vendor == "amd" ? CpuVendor::kAmd : CpuVendor::kIntel;
+  if (!host.cpu.phys_bits) notes.push_back("the host CPU's physical address bits are unknown");
+  for (const std::string& d : devices) {
+    if (!reader) break;
+    Result<std::vector<VmBar>> bars = read_device_bars(*reader, d);
+    if (bars) {
+      host.bars.insert(host.bars.end(), bars->begin(), bars->end());
+    } else if (bars.error().code == ENOENT) {
+      bool declared = std::any_of(o.bars.begin(), o.bars.end(), [&](const std::string& b) {
+        return match_device({d}, std::string_view(b).substr(0, b.find('='))).has_value();
+      });
+      if (!declared)
+        notes.push_back(d +
+                        ": its BARs are unknown (no sysfs resource file); give them with "
+                        "--bar DEVICE=SIZE");
+    } else {
+      return bars.error();
+    }
+  }
+  if (!reader && o.bars.empty() && !devices.empty())
+    notes.push_back(
+        "the assigned devices' BARs are unknown on a topology; give them with --bar "
+        "DEVICE=SIZE");
+  for (const std::string& b : o.bars) {
+    size_t eq = b.find('=');
+    if (eq == std::string::npos) return make_error(EINVAL, "--bar " + b + ": expected DEVICE=SIZE");
+    std::optional<std::string> dev = match_device(devices, b.substr(0, eq));
+    if (!dev) return make_error(EINVAL, "--bar " + b + ": not one of the VM's assigned devices");
+    Result<uint64_t> size = parse_qemu_size(b.substr(eq + 1), 'B');
+    if (!size) return size.error().with_context("--bar " + b);
+    if (*size == 0 || (*size & (*size - 1)) != 0)
+      return make_error(EINVAL, "--bar " + b + ": a BAR's size is a power of two");
+    unsigned index = static_cast<unsigned>(std::count_if(
+        host.bars.begin(), host.bars.end(), [&](const VmBar& x) { return x.device == *dev; }));
+    host.bars.push_back({*dev, index, *size, true, true});
+  }
+
+  Result<VmCheckReport> report = check_vm(vm, host);
+  if (!report) {
+    if (report.error().kind != ErrorKind::kRefused) return report.error();
+    IOVAMAP_RETURN_IF_ERROR(
+        c.output.refused(*c.host, "vm-check", s.group_ids(), report.error(), notes));
+    return false;
+  }
+  IOVAMAP_RETURN_IF_ERROR(c.output.vm_check(*c.host, *report, notes));
+  return report->clean();
+}
+
 }  // namespace
 
 const std::vector<CommandRow>& commands() {
@@ -273,6 +421,13 @@ const std::vector<CommandRow>& commands() {
        "mismatch, 2 when it cannot ask",
        "Examples:\n  sudo iovamap verify --probe 01:00.0", kNeedsHost, add_verify_options,
        run_verify},
+      {"vm-check",
+       "will this VM start? its guest memory and BARs against its devices' container, with the "
+       "fix; exit 1 if any mapping fails",
+       "Examples:\n  iovamap vm-check --libvirt <(virsh dumpxml win11)\n"
+       "  iovamap vm-check --proxmox /etc/pve/qemu-server/100.conf\n"
+       "  iovamap --root snap vm-check -- -M q35 -m 16G -cpu host -device vfio-pci,host=01:00.0",
+       kNeedsHost, add_vm_check_options, run_vm_check},
   };
   return rows;
 }

@@ -44,6 +44,16 @@ struct Options {
   std::string layout;        // info-cap --layout
   std::string snapshot_dir;  // snapshot DIR
   bool probe = false;        // verify --probe
+  // vm-check: the VM (one of the three files, or QEMU's arguments after --) and what a
+  // topology cannot say about the host.
+  std::string vm_qemu;
+  std::string vm_libvirt;
+  std::string vm_proxmox;
+  std::vector<std::string> vm_args;
+  unsigned host_phys_bits = 0;    // 0: from proc/cpuinfo
+  std::string host_cpu_vendor;    // intel | amd; "": from proc/cpuinfo
+  std::vector<std::string> bars;  // DEVICE=SIZE: a 64-bit prefetchable BAR of an assigned device
+  std::string bar_value;          // CLI11's slot for one --bar (bars collects them)
 };
 
 struct Context {

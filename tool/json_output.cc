@@ -232,7 +232,7 @@ class JsonOutput : public Output {
     Json j = header(loaded, command);
     j["groups"] = ids_json(ids);
     j["refused"] = error_json(refusal);
-    if (command == "check") {
+    if (command == "check" || command == "vm-check") {
       j["mappings"] = Json::array();
       j["ok"] = false;
       j["warnings"] = Json::array();
@@ -301,6 +301,63 @@ class JsonOutput : public Output {
     j["links"] = r.links;
     j["dirs"] = r.dirs;
     j["notes"] = r.warnings;
+    return emit(std::move(j));
+  }
+
+  Status vm_check(const LoadedHost& loaded, const VmCheckReport& r,
+                  const std::vector<std::string>& notes) override {
+    const VmLayout& l = r.layout;
+    Json j = header(loaded, "vm-check");
+    j["groups"] = ids_json(r.container.group_ids);
+    j["refused"] = nullptr;
+    j["vm"] = Json{{"file", r.vm.file},
+                   {"format", vm_format_name(r.vm.format)},
+                   {"machine", r.vm.machine.name},
+                   {"ram", size_hex(r.vm.ram_size)},
+                   {"cpu", r.vm.cpu.model},
+                   {"firmware", firmware_name(r.vm.firmware)}};
+    j["phys_bits"] = Json{{"bits", l.phys_bits}, {"rule", l.phys_bits_rule}};
+    j["layout"] = Json{{"below_4g", size_hex(l.below_4g)},
+                       {"above_4g", size_hex(l.above_4g)},
+                       {"above_4g_start", hex(l.above_4g_start)},
+                       {"amd_relocated", l.amd_relocated},
+                       {"hotplug", l.device_memory ? range_json(*l.device_memory) : Json(nullptr)},
+                       {"pci_window", l.pci64_window ? range_json(*l.pci64_window) : Json(nullptr)},
+                       {"pci_window_rule", l.pci64_rule},
+                       {"qemu_refusal", l.qemu_refusal ? Json(*l.qemu_refusal) : Json(nullptr)}};
+    Json maps = Json::array();
+    for (const VmMappingVerdict& v : r.verdicts) {
+      Json m = range_json(v.mapping.range);
+      m["name"] = v.mapping.name;
+      m["kind"] = vm_mapping_kind_name(v.mapping.kind);
+      m["size"] = size_hex(v.mapping.range.size());
+      m["fatal"] = v.mapping.fatal;
+      m["at_start"] = v.mapping.at_start;
+      m["firmware_placed"] = v.mapping.firmware_placed;
+      m["rule"] = v.mapping.rule;
+      m["line"] = v.mapping.line ? Json(v.mapping.line) : Json(nullptr);
+      m["ok"] = v.verdict.ok();
+      m["refused"] = optional_error_json(v.verdict.refusal);
+      m["qemu_message"] = string_or_null(v.qemu_message);
+      maps.push_back(std::move(m));
+    }
+    j["mappings"] = std::move(maps);
+    j["viommu"] = r.viommu_problem ? Json{{"problem", *r.viommu_problem}, {"fatal", r.viommu_fatal}}
+                                   : Json(nullptr);
+    j["starts"] = r.starts();
+    j["ok"] = r.clean();
+    if (r.fix) {
+      Json changes = Json::array();
+      for (const VmChange& c : r.fix->changes)
+        changes.push_back(Json{{"text", c.text}, {"why", c.why}});
+      j["fix"] = Json{{"verified", r.fix->verified},
+                      {"changes", std::move(changes)},
+                      {"caveats", r.fix->caveats}};
+    } else {
+      j["fix"] = nullptr;
+    }
+    j["assumptions"] = l.assumptions;
+    j["notes"] = notes;
     return emit(std::move(j));
   }
 

@@ -44,6 +44,9 @@ Status Output::snapshot(const SnapshotReport&) {
 Status Output::verify(const LoadedHost&, const VerifyReport&) {
   return unsupported("verify");
 }
+Status Output::vm_check(const LoadedHost&, const VmCheckReport&, const std::vector<std::string>&) {
+  return unsupported("vm-check");
+}
 
 std::unique_ptr<Output> make_text_output(std::ostream& out, const OutputOptions& options);
 std::unique_ptr<Output> make_json_output(std::ostream& out, const OutputOptions& options);

@@ -33,6 +33,7 @@
 #include "iovamap/snapshot.h"
 #include "iovamap/verify.h"
 #include "iovamap/vfio_info.h"
+#include "iovamap/vm_check.h"
 #include "pci_names.h"
 
 namespace iovamap::tool {
@@ -75,6 +76,9 @@ class Output {
                             const std::vector<std::string>& notes);
   virtual Status snapshot(const SnapshotReport& report);
   virtual Status verify(const LoadedHost& host, const VerifyReport& report);
+  // vm-check: the VM's layout, each mapping's verdict, and the fix.
+  virtual Status vm_check(const LoadedHost& host, const VmCheckReport& report,
+                          const std::vector<std::string>& notes);
 
  protected:
   // The error for a command this format cannot show.

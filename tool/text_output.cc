@@ -298,6 +298,87 @@ class TextOutput : public Output {
     return {};
   }
 
+  Status vm_check(const LoadedHost&, const VmCheckReport& r,
+                  const std::vector<std::string>& notes) override {
+    const VmConfig& vm = r.vm;
+    const VmLayout& l = r.layout;
+    out_ << "VM " << visible(vm.file) << " (" << vm_format_name(vm.format) << "): machine "
+         << visible(vm.machine.name) << ", " << human_size(vm.ram_size) << " RAM, -cpu "
+         << visible(vm.cpu.model) << ", " << firmware_name(vm.firmware) << '\n';
+    out_ << "vCPU physical address bits: " << l.phys_bits << " (" << visible(l.phys_bits_rule)
+         << ")\n";
+    out_ << "RAM: " << visible(l.split_rule);
+    if (l.amd_relocated) out_ << "; above 4 GiB moved to 1 TiB (AMD HyperTransport range)";
+    out_ << '\n';
+    if (l.device_memory)
+      out_ << "hotplug region: " << hex(l.device_memory->first) << "-" << hex(l.device_memory->last)
+           << " (" << human_size(l.device_memory->size()) << ")\n";
+    if (l.pci64_window)
+      out_ << "PCI window for BARs: " << hex(l.pci64_window->first) << "-"
+           << hex(l.pci64_window->last) << " (" << visible(l.pci64_rule) << ")\n";
+    out_ << "container: groups";
+    for (uint32_t id : r.container.group_ids) out_ << ' ' << id;
+    out_ << ", VFIO type1, usable IOVA up to "
+         << (r.container.usable.empty() ? std::string("nothing")
+                                        : hex(r.container.usable.back().range.last))
+         << '\n';
+    Table t;
+    t.row({"mapping", "kind", "first", "last", "size", "verdict"});
+    for (const VmMappingVerdict& v : r.verdicts) {
+      const VmMapping& m = v.mapping;
+      std::string verdict = "ok";
+      if (!v.verdict.ok()) {
+        verdict = std::string(m.fatal ? "FATAL" : "warning") + " (" +
+                  errno_name(v.verdict.refusal->code) + ")";
+      }
+      if (m.firmware_placed) verdict += ", placed by firmware";
+      t.row({visible(m.name), std::string(vm_mapping_kind_name(m.kind)), hex(m.range.first),
+             hex(m.range.last), human_size(m.range.size()), verdict});
+    }
+    t.print(out_);
+    for (const VmMappingVerdict& v : r.verdicts) {
+      if (v.verdict.ok()) continue;
+      out_ << (v.mapping.fatal ? "FATAL: " : "warning: ") << visible(v.mapping.name) << ": "
+           << visible(v.verdict.refusal->message) << '\n';
+      out_ << "  QEMU prints: " << visible(v.qemu_message) << '\n';
+      if (v.mapping.kind == VmMappingKind::kAssignedBar)
+        out_ << "  QEMU runs on: peer-to-peer DMA to this BAR will not work\n";
+      else if (!v.mapping.fatal)
+        out_ << "  the VM starts; plugging a DIMM there later stops it\n";
+    }
+    if (l.qemu_refusal)
+      out_ << "FATAL: QEMU refuses to start: " << visible(*l.qemu_refusal) << '\n';
+    if (r.viommu_problem)
+      out_ << (r.viommu_fatal ? "FATAL: " : "warning: ") << visible(*r.viommu_problem) << '\n';
+    size_t fatal = 0;
+    size_t warnings = 0;
+    for (const VmMappingVerdict& v : r.verdicts)
+      if (!v.verdict.ok()) (v.mapping.fatal ? fatal : warnings)++;
+    if (l.qemu_refusal) ++fatal;
+    if (r.viommu_problem) (r.viommu_fatal ? fatal : warnings)++;
+    if (r.clean()) {
+      out_ << "verdict: the VM starts; every mapping is accepted\n";
+    } else {
+      out_ << "verdict: " << (r.starts() ? "the VM starts, with warnings" : "the VM will NOT start")
+           << " (" << fatal << " fatal, " << warnings << " warning" << (warnings == 1 ? "" : "s")
+           << ")\n";
+    }
+    if (r.fix) {
+      out_ << "fix"
+           << (r.fix->verified ? " (checked: the changed VM passes)"
+                               : " (partial: the changed VM still fails)")
+           << ":\n";
+      for (const VmChange& ch : r.fix->changes)
+        out_ << "  " << visible(ch.text) << "\n    why: " << visible(ch.why) << '\n';
+      for (const std::string& cv : r.fix->caveats) out_ << "  also: " << visible(cv) << '\n';
+    } else if (!r.clean()) {
+      out_ << "fix: none found by changing phys-bits, aw-bits, machine, CPU, maxmem or RAM\n";
+    }
+    for (const std::string& a : l.assumptions) out_ << "assumption: " << visible(a) << '\n';
+    print_notes(notes, out_);
+    return {};
+  }
+
   Status verify(const LoadedHost&, const VerifyReport& r) override {
     print_notes(r.notes, out_);
     for (const VerifySection& s : r.sections) {
