@@ -20,7 +20,7 @@ for f in bin/iovamap include/iovamap/iovamap.h include/iovamap/iova_allocator.h 
   "$libdir/libiovamap.a" "$libdir/libiovamap.so" "$libdir/libiovamap.so.0" \
   "$libdir/pkgconfig/iovamap.pc" "$libdir/cmake/iovamap/iovamapConfig.cmake" \
   "$libdir/cmake/iovamap/iovamapConfigVersion.cmake" share/man/man1/iovamap.1 \
-  share/man/man3/iovamap.3; do
+  share/man/man3/iovamap.3 share/bash-completion/completions/iovamap; do
   [ -e "$prefix/$f" ] || { echo "install_test: $f is not installed"; exit 1; }
 done
 
