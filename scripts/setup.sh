@@ -17,6 +17,8 @@ packages=(
   pci.ids               # the PCI ID database those names come from
   pciutils              # lspci, whose output the PCI-name tests compare with
   python3-jsonschema    # tests/json_schema_test.py: real JSON output against docs/iovamap.schema.json
+  groff-base            # tests/man_pages_render.sh: man/iovamap.1 and .3 render without warnings
+  debhelper lintian     # debian/: dpkg-buildpackage -us -uc -b, and lintian on the packages
   "$@"
 )
 
