@@ -5,6 +5,7 @@
 
 #include "iovamap/device_selection.h"
 #include "iovamap/discovery.h"
+#include "iovamap/firmware.h"
 #include "iovamap/input_file.h"
 #include "iovamap/sysfs_reader.h"
 #include "iovamap/topology.h"
@@ -50,6 +51,7 @@ Result<LoadedHost> load_host(const HostSpec& spec) {
         spec.source == HostSource::kLive ? std::string("live host") : "snapshot " + out.root;
     IOVAMAP_ASSIGN_OR_RETURN(Discovery found, discover(*reader, source));
     out.host = std::move(found.host);
+    IOVAMAP_ASSIGN_OR_RETURN(out.host.firmware, read_firmware(*reader));
     for (std::string& w : found.warnings) out.notes.push_back({std::nullopt, std::move(w)});
     // What the kernel showed and the model cannot derive is kept (as observed regions), so that
     // every answer includes it; each group where that happened gets a note.

@@ -14,6 +14,7 @@
 #include <set>
 
 #include "iovamap/discovery.h"
+#include "iovamap/firmware.h"
 #include "path_resolve.h"
 #include "unique_fd.h"
 
@@ -240,6 +241,9 @@ Result<SnapshotReport> capture_snapshot(SysfsReader& source, const std::string& 
     Result<std::string> r = rec.read_file(extra);
     if (!r && r.error().code != ENOENT) report.warnings.push_back(r.error().message);
   }
+  // The device tree's dma-ranges and cell counts are recorded by reading them; a table or
+  // property that does not parse is still captured as it is, with a warning.
+  if (Result<Firmware> fw = read_firmware(rec); !fw) report.warnings.push_back(fw.error().message);
 
   remove_stale_partials(target.parent_path(), &report.warnings);
   std::string tmpl = (target.parent_path() /

@@ -30,6 +30,7 @@
 #include <string_view>
 #include <vector>
 
+#include "iovamap/firmware.h"
 #include "iovamap/range.h"
 #include "iovamap/region.h"
 #include "iovamap/result.h"
@@ -150,6 +151,9 @@ struct Host {
   // the interrupt chips in sysfs show it, or a topology's `msi-isolated`; unset: unknown, and
   // the model assumes isolated (see msi.h).
   std::optional<MsiEvidence> msi;
+  // The firmware tables the kernel read (firmware.h), as a live host or a snapshot holds them;
+  // empty for a topology file.
+  Firmware firmware;
 
   // O(log n) when `groups` is sorted by id (as every source leaves it); O(n) otherwise.
   const Group* find_group(uint32_t id) const;
