@@ -5,7 +5,9 @@
 // Kernel: drivers/iommu/amd/iommu.c, init.c and amd_iommu_types.h in 5.10, 6.1, 6.12 and
 // mainline.
 
+#include <cerrno>
 #include <string>
+#include <vector>
 
 #include "iommu_driver_registry.h"
 
@@ -26,7 +28,11 @@ constexpr KernelVersion kV2ApertureChopped{6, 12};
 constexpr KernelVersion kHtRangeIgnore{6, 16};
 // 6.17: "iommu/amd: Add efr[HATS] max v1 page table level": the v1 aperture is
 // PM_LEVEL_SIZE(HATS + 4) instead of the whole space (applied with the 6.17 iommu changes;
-// seen in mainline, not in 6.12).
+// seen in mainline, not in 6.12). early_amd_iommu_init takes HATS, and decides the v2
+// fallback, from the global EFR as it stands before PCI init: the IVHD 11h/40h EFR image when
+// the IVRS IVinfo has EFRSup (early_iommu_features_init), else 0, so 4 levels. The MMIO EFR
+// that sysfs shows is read later (late_iommu_features_init). Lab: Debian 6.18.15 under QEMU
+// 7.2 (IVHD 10h only) answers [0, 2^48 - 1] while sysfs shows HATS 2.
 constexpr KernelVersion kHatsLevels{6, 17};
 
 // The unit's facts (IommuUnit::registers / ::settings keys).
@@ -34,6 +40,7 @@ constexpr std::string_view kCap = "cap";
 constexpr std::string_view kEfr = "efr";
 constexpr std::string_view kEfr2 = "efr2";
 constexpr std::string_view kPgtblV2 = "pgtbl-v2";
+constexpr std::string_view kEarlyEfr = "early-efr";
 
 constexpr uint64_t kFeatureGt = uint64_t{1} << 4;         // EFR GTSup
 constexpr uint64_t kFeatureGioSup = uint64_t{1} << 48;    // EFR GIoSup
@@ -54,12 +61,14 @@ struct Tables {
 // v2 when requested on the command line, known in this kernel, and honoured: init falls back to
 // v1 without EFR GTSup and GIoSup ("Cannot enable v2 page table for DMA-API"). From 6.17 the
 // v1 depth is EFR HATS + 4 levels, and HATS = 3 disables v1 altogether (amd_iommu_hatdis): v2
-// if the unit has it, else no DMA translation (ENODEV). ENODATA when the answer depends on an
-// unknown EFR.
+// if the unit has it, else no DMA translation (ENODEV); both decisions read the EFR taken from
+// the IVRS at early init (kHatsLevels), and the sysfs EFR only when the IVRS is unknown.
+// ENODATA when the answer depends on an unknown EFR.
 Result<Tables> tables(const IommuUnit& unit, KernelVersion kernel) {
   const bool want_v2 = unit.setting(kPgtblV2).value_or(0) != 0 && kernel >= kV2PageTable;
   const bool hats_matters = kernel >= kHatsLevels;
-  const std::optional<uint64_t> known_efr = unit.reg(kEfr);
+  std::optional<uint64_t> known_efr = unit.reg(kEfr);
+  if (hats_matters && unit.setting(kEarlyEfr)) known_efr = unit.setting(kEarlyEfr);
   if ((want_v2 || hats_matters) && !known_efr) {
     return make_error(ENODATA, "amd unit " + unit.name +
                                    ": the extended features (amd-iommu/features) are unknown, "
@@ -84,6 +93,13 @@ Result<Tables> tables(const IommuUnit& unit, KernelVersion kernel) {
   return t;
 }
 
+// The IVRS's little-endian field of `n` bytes at `off`.
+uint64_t le(std::string_view t, size_t off, size_t n) {
+  uint64_t v = 0;
+  for (size_t i = 0; i < n; ++i) v |= uint64_t{static_cast<uint8_t>(t[off + i])} << (8 * i);
+  return v;
+}
+
 Result<uint64_t> parse_field(std::string_view digits, const std::string& file_name,
                              const char* what) {
   Result<uint64_t> v = detail::parse_bare_hex(digits, what);
@@ -94,8 +110,8 @@ Result<uint64_t> parse_field(std::string_view digits, const std::string& file_na
 }  // namespace
 
 Result<uint32_t> parse_amd_cap(std::string_view text, const std::string& file_name) {
-  IOVAMAP_ASSIGN_OR_RETURN(
-      uint64_t v, parse_field(strip_newline(text), file_name, "capability header"));
+  IOVAMAP_ASSIGN_OR_RETURN(uint64_t v,
+                           parse_field(strip_newline(text), file_name, "capability header"));
   if (v > 0xffffffffu)
     return make_error(EINVAL, file_name + ": capability header " + hex(v) + " exceeds 32 bits");
   return static_cast<uint32_t>(v);
@@ -147,6 +163,62 @@ Result<std::optional<uint64_t>> parse_efr(std::string_view text, const std::stri
   return std::optional<uint64_t>(f.efr);
 }
 
+// The global EFR early_amd_iommu_init sees (drivers/iommu/amd/init.c): the IVHD blocks of the
+// target type (get_highest_supported_ivhd_type: the last of types 10h, 11h, 40h among the
+// blocks of the first block's device id) each give their EFR image (offset 24) when IVinfo
+// (offset 36) has EFRSup (bit 0) and the type is 11h or 40h (early_iommu_features_init),
+// else 0; get_global_efr ANDs the units. A table the kernel rejects (bad checksum) or that
+// runs past its end is an error naming the offset.
+Result<std::optional<uint64_t>> parse_ivrs_early_efr(std::string_view t, const std::string& file,
+                                                     KernelVersion /*kernel*/) {
+  constexpr size_t kHeader = 48;
+  if (t.size() < kHeader || t.substr(0, 4) != "IVRS")
+    return make_error(EINVAL,
+                      file + ": not an IVRS table (" + std::to_string(t.size()) + " bytes)");
+  const uint64_t length = le(t, 4, 4);
+  if (length < kHeader || length > t.size())
+    return make_error(EINVAL, file + ": length " + std::to_string(length) + " but " +
+                                  std::to_string(t.size()) + " bytes");
+  uint8_t sum = 0;
+  for (size_t i = 0; i < length; ++i) sum = static_cast<uint8_t>(sum + t[i]);
+  if (sum != 0) return make_error(EINVAL, file + ": bad checksum");
+  const bool efr_sup = (le(t, 36, 4) & 1) != 0;
+  struct Block {
+    uint8_t type;
+    uint64_t devid;
+    size_t off;
+  };
+  std::vector<Block> ivhds;
+  for (size_t off = kHeader; off < length;) {
+    if (off + 4 > length)
+      return make_error(EINVAL,
+                        file + ": entry at offset " + std::to_string(off) + " runs past the end");
+    const uint8_t type = static_cast<uint8_t>(t[off]);
+    const uint64_t len = le(t, off + 2, 2);
+    if (len < 4 || off + len > length)
+      return make_error(EINVAL, file + ": entry at offset " + std::to_string(off) + " has length " +
+                                    std::to_string(len));
+    if (type == 0x10 || type == 0x11 || type == 0x40) {
+      if (type != 0x10 && len < 32)
+        return make_error(EINVAL, file + ": IVHD at offset " + std::to_string(off) +
+                                      " is too short for its EFR image");
+      ivhds.push_back({type, le(t, off + 4, 2), off});
+    }
+    off += len;
+  }
+  if (ivhds.empty()) return std::optional<uint64_t>();
+  uint8_t target = ivhds.front().type;
+  for (const Block& b : ivhds)
+    if (b.devid == ivhds.front().devid) target = b.type;
+  std::optional<uint64_t> global;
+  for (const Block& b : ivhds) {
+    if (b.type != target) continue;
+    const uint64_t efr = efr_sup && b.type != 0x10 ? le(t, b.off + 24, 8) : 0;
+    global = global ? *global & efr : efr;
+  }
+  return global;
+}
+
 Result<std::optional<uint64_t>> parse_efr2(std::string_view text, const std::string& file_name,
                                            KernelVersion kernel) {
   IOVAMAP_ASSIGN_OR_RETURN(AmdFeatures f, parse_amd_features(text, file_name, kernel));
@@ -187,6 +259,15 @@ constexpr UnitFact kFacts[] = {
                 "GTSup and GIoSup); default off (v1 tables)",
      .cmdline_param = "amd_iommu",
      .cmdline_choices = kPgtblChoices},
+    {.store = FactStore::kSetting,
+     .key = kEarlyEfr,
+     .topology_key = "amd-early-efr",
+     .meaning = "the EFR the driver takes from the ACPI IVRS before it reads the registers (the "
+                "IVHD 11h/40h EFR image when IVinfo has EFRSup, else 0, as with QEMU's IVHD "
+                "10h): from 6.17 the v1 depth (HATS) and the v2 fallback follow it; unknown: "
+                "taken as the `amd-efr`",
+     .sysfs_file = "/sys/firmware/acpi/tables/IVRS",
+     .parse_sysfs = parse_ivrs_early_efr},
 };
 
 class AmdIommu final : public IommuDriverModel {
@@ -227,7 +308,8 @@ class AmdIommu final : public IommuDriverModel {
 
   // The geometry set at domain allocation: [0, ~0] for v1 tables up to 6.16
   // (amd_iommu_domain_alloc in 5.10, dma_max_address in 6.1+), PM_LEVEL_SIZE(HATS + 4) from
-  // 6.17 (4 levels: 2^48 - 1, 5: 2^57 - 1, 6: the whole space); v2 tables with 4 levels give
+  // 6.17 (4 levels: 2^48 - 1, 5: 2^57 - 1, 6: the whole space), HATS of the EFR taken from the
+  // IVRS (tables()); v2 tables with 4 levels give
   // [0, 2^48 - 1] in 6.1 and [0, 2^47 - 1] in 6.12 (the top bit is dropped so the domain works
   // on PASID 0 and others alike). Five-level v2 tables need LA57 on the CPU, which sysfs does
   // not show: modelled as 4 levels.
@@ -236,9 +318,14 @@ class AmdIommu final : public IommuDriverModel {
     if (!t.v2) {
       const unsigned levels = t.host_levels;
       const Range range = levels >= 6 ? Range::all() : low_bits_range(12 + 9 * levels);
+      std::string why;
+      if (kernel >= kHatsLevels) {
+        why = unit.setting(kEarlyEfr) ? " (EFR HATS as the IVRS gives it at early init)"
+                                      : " (EFR HATS from amd-iommu/features; IVRS unknown)";
+      }
       return Aperture{range, true,
                       Provenance{Origin::kAperture, unit.name + ": v1 page table, " +
-                                                        std::to_string(levels) + " levels"}};
+                                                        std::to_string(levels) + " levels" + why}};
     }
     const unsigned bits = kernel < kV2ApertureChopped ? 48 : 47;
     return Aperture{low_bits_range(bits), true,

@@ -5,6 +5,9 @@
 #include <cinttypes>
 #include <cstdio>
 
+#include <string>
+
+#include "iommu_driver_registry.h"
 #include "iovamap/iommu_driver.h"
 
 namespace iovamap {
@@ -184,6 +187,79 @@ TEST(AmdDomain, V1DepthFromHatsFrom617) {
   unit.registers.erase("efr");
   EXPECT_EQ(paging_aperture(unit, k612)->range, Range::all());
   EXPECT_EQ(paging_aperture(unit, k617).error().code, ENODATA);
+}
+
+// The early EFR: what early_amd_iommu_init sees from the IVRS, through the fact's parser.
+Result<std::optional<uint64_t>> early_efr(const std::string& ivrs) {
+  IommuUnit unit = amd_unit();
+  for (const detail::UnitFact& f : detail::driver_of(unit).facts())
+    if (f.key == "early-efr") return f.parse_sysfs(ivrs, "IVRS", k618);
+  return make_error(ENOENT, "no early-efr fact");
+}
+
+// An IVRS with IVinfo `ivinfo` and one IVHD of `type` carrying EFR image `efr`, checksummed.
+std::string ivrs(uint32_t ivinfo, uint8_t type, uint64_t efr) {
+  std::string t(48, '\0');
+  t.replace(0, 4, "IVRS");
+  for (int i = 0; i < 4; ++i) t[36 + i] = static_cast<char>(ivinfo >> (8 * i));
+  std::string ivhd(type == 0x10 ? 24 : 40, '\0');
+  ivhd[0] = static_cast<char>(type);
+  ivhd[2] = static_cast<char>(ivhd.size());
+  ivhd[4] = 0x10;  // device id 00:02.0
+  if (type != 0x10)
+    for (int i = 0; i < 8; ++i) ivhd[24 + i] = static_cast<char>(efr >> (8 * i));
+  t += ivhd;
+  t[4] = static_cast<char>(t.size());
+  uint8_t sum = 0;
+  for (char c : t) sum = static_cast<uint8_t>(sum + static_cast<uint8_t>(c));
+  t[9] = static_cast<char>(-sum);
+  return t;
+}
+
+TEST(AmdEarlyEfr, IvrsGivesTheImageOnlyWithEfrSupAndType11hOr40h) {
+  EXPECT_EQ(early_efr(ivrs(1, 0x11, 0x29d3)).value(), 0x29d3u);
+  EXPECT_EQ(early_efr(ivrs(1, 0x40, 0x29d3)).value(), 0x29d3u);
+  EXPECT_EQ(early_efr(ivrs(0, 0x11, 0x29d3)).value(), 0u);  // IVinfo EFRSup clear
+  EXPECT_EQ(early_efr(ivrs(1, 0x10, 0)).value(), 0u);       // IVHD 10h has no image
+  // QEMU 7.2's IVRS (IVinfo 0x2800, one IVHD 10h), as the lab captured it.
+  std::string qemu = ivrs(0x2800, 0x10, 0);
+  EXPECT_EQ(early_efr(qemu).value(), 0u);
+  // Hostile tables: short, past the end, a zero-length entry, a bad checksum.
+  for (std::string bad : {qemu.substr(0, 40), std::string("IVRX") + qemu.substr(4)}) {
+    EXPECT_EQ(early_efr(bad).error().code, EINVAL);
+  }
+  std::string zero = qemu;
+  zero[50] = zero[51] = 0;
+  EXPECT_EQ(early_efr(zero).error().code, EINVAL);
+  std::string past = qemu;
+  past[4] = static_cast<char>(past.size() + 8);
+  EXPECT_EQ(early_efr(past).error().code, EINVAL);
+  std::string sum = qemu;
+  sum[9] = static_cast<char>(sum[9] + 1);
+  EXPECT_EQ(early_efr(sum).error().code, EINVAL);
+}
+
+// Lab: Debian 6.18 and 7.3 under QEMU 7.2 (sysfs EFR 0x29d3, HATS 2; IVRS without an EFR
+// image) answer [0, 2^48 - 1]: HATS is taken from the IVRS's EFR (0) at early init.
+TEST(AmdDomain, V1DepthFollowsTheIvrsEfrFrom617) {
+  IommuUnit unit = amd_unit();
+  unit.settings["early-efr"] = 0;
+  EXPECT_EQ(paging_aperture(unit, k616)->range, Range::all());
+  EXPECT_EQ(paging_aperture(unit, k618)->range, (Range{0, 0xffffffffffff}));
+  EXPECT_EQ(*page_sizes(unit, k618), 0x000fff7ffffff000u);
+  // An image with HATS 1: 5 levels, whatever the registers say.
+  unit.settings["early-efr"] = uint64_t{1} << 10;
+  EXPECT_EQ(paging_aperture(unit, k618)->range, (Range{0, 0x1ffffffffffffff}));
+  // The IVRS decides the v2 fallback too: registers with GT and GIoSup, image without.
+  unit.registers["efr"] = 0x29d3 | kGt | kGioSup;
+  unit.settings["pgtbl-v2"] = 1;
+  unit.settings["early-efr"] = 0;
+  EXPECT_EQ(paging_aperture(unit, k618)->range, (Range{0, 0xffffffffffff}));
+  EXPECT_EQ(*page_sizes(unit, k618), 0x000fff7ffffff000u);
+  // The registers unknown, the IVRS known: enough from 6.17.
+  unit.registers.erase("efr");
+  unit.settings["pgtbl-v2"] = 0;
+  EXPECT_EQ(paging_aperture(unit, k618)->range, (Range{0, 0xffffffffffff}));
 }
 
 }  // namespace

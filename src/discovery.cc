@@ -1,6 +1,7 @@
 #include "iovamap/discovery.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
 #include <cstdint>
 #include <map>
@@ -184,11 +185,19 @@ Result<IommuUnit> read_unit(SysfsReader& reader, const std::string& name, Kernel
   std::map<std::string_view, std::optional<std::string>> files;
   for (const detail::UnitFact& fact : driver.facts()) {
     if (fact.sysfs_file.empty()) continue;
-    const std::string path = join(dir, fact.sysfs_file);
+    // A name starting with '/' is a file of the host (a firmware table), not of the unit.
+    const std::string path = fact.sysfs_file.front() == '/' ? std::string(fact.sysfs_file.substr(1))
+                                                            : join(dir, fact.sysfs_file);
     auto file = files.find(fact.sysfs_file);
     if (file == files.end()) {
-      IOVAMAP_ASSIGN_OR_RETURN(std::optional<std::string> text, read_optional(reader, path));
-      file = files.emplace(fact.sysfs_file, std::move(text)).first;
+      Result<std::optional<std::string>> text = read_optional(reader, path);
+      // Firmware tables are readable by root only: unreadable, the facts stay unknown.
+      if (!text && fact.sysfs_file.front() == '/' &&
+          (text.error().code == EACCES || text.error().code == EPERM)) {
+        text = std::optional<std::string>();
+      }
+      if (!text) return text.error();
+      file = files.emplace(fact.sysfs_file, std::move(*text)).first;
     }
     if (!file->second) continue;
     IOVAMAP_ASSIGN_OR_RETURN(std::optional<uint64_t> value,

@@ -94,7 +94,8 @@ struct UnitFact {
   FactType type = FactType::kNumber;
   uint64_t max = UINT64_MAX;  // kNumber: the largest value (a 32-bit register: 0xffffffff)
   std::string_view meaning;   // for docs/topology.md: what it is, what unset means
-  // A live host shows it in this file below the unit's sysfs directory, read with this parser
+  // A live host shows it in this file below the unit's sysfs directory (or, when the name
+  // starts with '/', at that path: "/sys/firmware/acpi/tables/IVRS"), read with this parser
   // (several facts may share a file)...
   std::string_view sysfs_file;  // "intel-iommu/cap"; empty when sysfs does not show it
   SysfsFactParser parse_sysfs = nullptr;

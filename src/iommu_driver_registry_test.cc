@@ -230,6 +230,8 @@ std::string type_cell(const UnitFact& f) {
 }
 
 std::string source_cell(const UnitFact& f) {
+  if (!f.sysfs_file.empty() && f.sysfs_file.front() == '/')
+    return "`" + std::string(f.sysfs_file) + "`";
   if (!f.sysfs_file.empty()) return "sysfs `<unit>/" + std::string(f.sysfs_file) + "`";
   if (!f.cmdline_choices.empty()) {
     std::string out;

@@ -14,8 +14,14 @@ image() {
   local debarch abi
   if [ "$k" = built ]; then printf '%s\n' "$built_kernel"; return; fi
   debarch=$([ "$arch" = x86_64 ] && echo amd64 || echo arm64)
-  abi=$(sed -n "$([ "$k" = 61 ] && echo 1 || echo 2)p" "$cache/kernels/$debarch.versions")
-  printf '%s\n' "$cache/kernels/$debarch-$abi/boot/vmlinuz-$abi-$debarch"
+  abi=$(kernel_abi "$debarch" "$k")
+  # From 6.19 Debian's kernel image sits in the modules directory (linux-binary-*).
+  local kd="$cache/kernels/$debarch-$abi"
+  if [ -f "$kd/boot/vmlinuz-$abi-$debarch" ]; then
+    printf '%s\n' "$kd/boot/vmlinuz-$abi-$debarch"
+  else
+    printf '%s\n' "$kd/lib/modules/$abi-$debarch/vmlinuz"
+  fi
 }
 
 qemu=$([ "$arch" = x86_64 ] && echo qemu-system-x86_64 || echo qemu-system-aarch64)

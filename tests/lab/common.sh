@@ -3,7 +3,8 @@
 # Everything downloaded or built lives in a cache directory outside the repo, keyed by
 # version, so that a repeat run only boots:
 #   $IOVAMAP_LAB_CACHE (default /var/cache/iovamap-lab)
-#     apt/<arch>/         private apt configuration, lists and package cache
+#     apt/<arch>/         private apt configuration (bookworm, bookworm-backports)
+#     apt/<arch>-trixie/  the same for trixie and trixie-backports
 #     debs/               downloaded .deb files (never installed)
 #     kernels/<arch>-<v>/ extracted kernel image + decompressed modules
 #     built/<key>/        the small iommufd kernel, keyed on fragment + source version
@@ -19,6 +20,26 @@ mkdir -p "$cache"
 # pinned ABI is gone we take whatever the metapackage currently depends on.
 kver_61_pin="${IOVAMAP_LAB_KVER_61:-6.1.0-50}"
 kver_612_pin="${IOVAMAP_LAB_KVER_612:-6.12.95+deb12}"
+# The newest kernels, from trixie (6.12) and trixie-backports (6.18 and the newest 7.x; from
+# 6.19 on the image package is split into linux-binary-* and linux-modules-*).
+kver_612t_pin="${IOVAMAP_LAB_KVER_612T:-6.12.117+deb13}"
+kver_618_pin="${IOVAMAP_LAB_KVER_618:-6.18.15+deb13}"
+kver_7x_pin="${IOVAMAP_LAB_KVER_7X:-7.3.4+deb13}"
+# Every Debian kernel the lab boots, by its key in the configuration names (intel39-618):
+# KEY DIST PIN SERIES_REGEX (the regex matches the ABIs of the series, for the fallback).
+lab_kernels() {
+  printf '%s\n' \
+    "61 bookworm $kver_61_pin 6\\.1\\.0-[0-9]+" \
+    "612 bookworm $kver_612_pin 6\\.12\\.[0-9]+\\+deb12(\\.[0-9]+)?" \
+    "612t trixie $kver_612t_pin 6\\.12\\.[0-9]+\\+deb13" \
+    "618 trixie $kver_618_pin 6\\.18\\.[0-9]+\\+deb13" \
+    "7x trixie $kver_7x_pin 7\\.[0-9]+\\.[0-9]+\\+deb13"
+}
+
+# kernel_abi DEBARCH K: the ABI fetch.sh resolved for kernel key K (61, 612, 612t, 618, 7x).
+kernel_abi() {
+  awk -v k="$2" '$1 == k {print $2}' "$cache/kernels/$1.abis" 2>/dev/null
+}
 
 log() { printf '[lab %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -39,16 +60,19 @@ debian_mirror() {
 }
 
 # apt_private ARCH TOOL ARGS...: runs TOOL (apt-get or apt-cache) with a private configuration for ARCH (amd64|arm64)
-# holding bookworm and bookworm-backports from the machine's mirror.
+# holding bookworm and bookworm-backports from the machine's mirror. APT_DIST=trixie selects
+# trixie and trixie-backports instead (a separate directory, apt/ARCH-trixie).
 apt_private() {
   local arch="$1" tool="$2"; shift 2
+  local dist="${APT_DIST:-bookworm}"
   local d="$cache/apt/$arch"
+  [ "$dist" = bookworm ] || d="$cache/apt/$arch-$dist"
   if [ ! -f "$d/sources.list" ]; then
     mkdir -p "$d/lists/partial" "$d/archives/partial" "$d/etc/preferences.d" "$d/etc/trusted.gpg.d"
     : > "$d/status"
     local m; m=$(debian_mirror)
-    printf 'deb [arch=%s signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] %s bookworm main\n' "$arch" "$m" > "$d/sources.list.tmp"
-    printf 'deb [arch=%s signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] %s bookworm-backports main\n' "$arch" "$m" >> "$d/sources.list.tmp"
+    printf 'deb [arch=%s signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] %s %s main\n' "$arch" "$m" "$dist" > "$d/sources.list.tmp"
+    printf 'deb [arch=%s signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] %s %s-backports main\n' "$arch" "$m" "$dist" >> "$d/sources.list.tmp"
     mv "$d/sources.list.tmp" "$d/sources.list"
   fi
   mkdir -p "$d/cache"

@@ -1,22 +1,37 @@
 # The lab's QEMU configurations. Sourced by run.sh.
 #
-# lab_configs prints one line per configuration: NAME ARCH KERNEL where KERNEL is 61, 612 or
-# built (the small iommufd kernel, x86_64 only). qemu_args NAME prints the machine and devices,
-# kernel_args NAME the extra kernel command line. Facts these rest on: tests/lab/README.md.
+# lab_configs prints one line per configuration: NAME ARCH KERNEL where KERNEL is a Debian
+# kernel's key (61, 612: bookworm; 612t, 618, 7x: trixie; common.sh lab_kernels) or built (the
+# small iommufd kernel, x86_64 only). qemu_args NAME prints the machine and devices,
+# kernel_args NAME the extra kernel command line, known_limitation NAME why a configuration is
+# expected to come up without IOMMU groups. Facts these rest on: tests/lab/README.md.
 
 lab_configs() {
   local k
-  for k in 61 612 built; do
+  for k in 61 612 built 612t 618 7x; do
     echo "intel39-$k x86_64 $k"
     echo "intel48-$k x86_64 $k"
-    echo "amd-$k x86_64 $k"
+    # amd-7x is left out: Linux 7.3 turns interrupt remapping off under QEMU 7.2's IVRS ("No
+    # southbridge IOAPIC found"), so VFIO refuses every group (README.md, "Known limitations").
+    [ "$k" = 7x ] || echo "amd-$k x86_64 $k"
     [ "$k" = 61 ] || echo "virtio-$k x86_64 $k"  # 6.1 lacks CONFIG_VIRTIO_IOMMU
-    echo "noiommu-$k x86_64 $k"
+    # Without an IOMMU the kernel version changes nothing the lab checks: bookworm and built only.
+    case "$k" in 61|612|built) echo "noiommu-$k x86_64 $k" ;; esac
   done
-  for k in 61 612; do
+  for k in 61 612 612t 618 7x; do
     echo "smmuv3dt-$k arm64 $k"
     echo "smmuv3acpi-$k arm64 $k"
   done
+}
+
+# known_limitation NAME: prints why configuration NAME comes up without IOMMU groups on this
+# lab (README.md, "Known limitations"), or nothing. Such a configuration passes when it has
+# no groups, and is judged like every other one as soon as it has some.
+known_limitation() {
+  case "$1" in
+    virtio-618|virtio-7x)
+      echo "QEMU 7.2's virtio-iommu-pci on Linux 6.16 and newer: devices bound before virtio_iommu loaded get no IOMMU group" ;;
+  esac
 }
 
 # Devices shared by the x86 configurations: a PCIe NIC behind a root port, a virtio NIC behind

@@ -1,18 +1,29 @@
 #!/usr/bin/env bash
 # Fetches (never installs) the Debian packages the lab boots: kernels 6.1 (bookworm) and 6.12
-# (bookworm-backports) for amd64 and arm64, busybox-static for both, and linux-source-6.12.
-# Extracts each kernel into $cache/kernels/<arch>-<abi>/ with modules decompressed and depmod
-# run, so busybox insmod can load them. Idempotent: what is cached is not fetched again.
+# (bookworm-backports), 6.12 (trixie), 6.18 and the newest 7.x (trixie-backports) for amd64 and
+# arm64 (common.sh, lab_kernels), busybox-static for both, and linux-source-6.12.
+# Extracts each kernel into $cache/kernels/<arch>-<abi>/ and runs depmod (modules stay
+# compressed; run.sh decompresses the few the guest loads, for busybox insmod), and writes $cache/kernels/<arch>.abis ("KEY ABI" lines).
+# Idempotent: what is cached is not fetched again.
 # Usage: fetch.sh            (prints nothing on stdout; progress on stderr)
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 
+# names ARCH PREFIX RE: the ABIs of the packages PREFIX-<abi>-ARCH whose ABI matches RE.
+names() {
+  apt_private "$1" apt-cache search --names-only "^$2-${3}-$1\$" |
+    awk '{print $1}' | sed "s/^$2-//; s/-$1\$//" | sort -V
+}
+
 # resolve_kernel ARCH PIN SERIES_REGEX: prints the ABI name to use (PIN if the archive still
-# has it, else the newest one of the series).
+# has it, else the newest one of the series). From 6.19 the image is a metapackage over
+# linux-binary-<abi> and linux-modules-<abi>; an ABI whose binary is there without its modules
+# (6.19 in trixie-backports) cannot boot the lab's guest and is never taken.
 resolve_kernel() {
   local arch="$1" pin="$2" re="$3" avail
-  avail=$(apt_private "$arch" apt-cache search --names-only "^linux-image-${re}-${arch}\$" |
-    awk '{print $1}' | sed "s/^linux-image-//; s/-${arch}\$//" | sort -V)
+  avail=$(comm -23 <(names "$arch" linux-image "$re" | sort) \
+    <(comm -23 <(names "$arch" linux-binary "$re" | sort) <(names "$arch" linux-modules "$re" | sort)) |
+    sort -V)
   if grep -qxF "$pin" <<<"$avail"; then printf '%s\n' "$pin"; return; fi
   local latest; latest=$(tail -n1 <<<"$avail")
   [ -n "$latest" ] || die "no linux-image-${re}-${arch} in the archive"
@@ -41,34 +52,46 @@ download() {
   printf '%s\n' "$f"
 }
 
-# extract_kernel ARCH ABI: unpacks linux-image-ABI-ARCH into $cache/kernels/ARCH-ABI.
+# extract_kernel ARCH ABI: unpacks linux-image-ABI-ARCH (or, when that is only a metapackage,
+# linux-binary-ABI-ARCH and linux-modules-ABI-ARCH) into $cache/kernels/ARCH-ABI.
 extract_kernel() {
   local arch="$1" abi="$2" out="$cache/kernels/$1-$2"
   [ -f "$out/.done" ] && return 0
   local deb; deb=$(download "$arch" "linux-image-$abi-$arch")
   rm -rf "$out"; mkdir -p "$out"
   dpkg-deb -x "$deb" "$out"
-  find "$out/lib/modules" -name '*.ko.xz' -exec xz -d {} +
-  find "$out/lib/modules" -name '*.ko.zst' -exec zstd -q -d --rm {} +
+  if [ ! -d "$out/boot" ]; then
+    dpkg-deb -x "$(download "$arch" "linux-binary-$abi-$arch")" "$out"
+    dpkg-deb -x "$(download "$arch" "linux-modules-$abi-$arch")" "$out"
+  fi
+  # trixie ships the modules in /usr/lib/modules (merged /usr); depmod -b wants lib/modules.
+  [ -e "$out/lib" ] || ln -s usr/lib "$out/lib"
   depmod -b "$out" "$abi-$arch"
   touch "$out/.done"
   log "kernel $arch $abi ready"
 }
 
-apt_ready() {  # refresh private lists when older than a day
-  local arch="$1" stamp="$cache/apt/$1/lists/.stamp"
+apt_ready() {  # refresh private lists (of APT_DIST) when older than a day
+  local arch="$1" d="$cache/apt/$1"
+  [ "${APT_DIST:-bookworm}" = bookworm ] || d="$d-$APT_DIST"
+  local stamp="$d/lists/.stamp"
   if [ ! -f "$stamp" ] || [ -n "$(find "$stamp" -mmin +1440)" ]; then
     apt_private "$arch" apt-get update >&2 && touch "$stamp"
   fi
 }
 
 for arch in amd64 arm64; do
-  apt_ready "$arch"
-  k61=$(resolve_kernel "$arch" "$kver_61_pin" '6\.1\.0-[0-9]+')
-  k612=$(resolve_kernel "$arch" "$kver_612_pin" '6\.12\.[0-9]+\+deb12(\.[0-9]+)?')
-  extract_kernel "$arch" "$k61"
-  extract_kernel "$arch" "$k612"
-  printf '%s\n%s\n' "$k61" "$k612" > "$cache/kernels/$arch.versions"
+  abis=""
+  while read -r key dist pin re <&3; do
+    export APT_DIST="$dist"
+    apt_ready "$arch"
+    abi=$(resolve_kernel "$arch" "$pin" "$re")
+    extract_kernel "$arch" "$abi"
+    abis+="$key $abi"$'\n'
+  done 3< <(lab_kernels)
+  export APT_DIST=bookworm
+  printf '%s' "$abis" > "$cache/kernels/$arch.abis.tmp"
+  mv "$cache/kernels/$arch.abis.tmp" "$cache/kernels/$arch.abis"
   bb=$(download "$arch" busybox-static)
   if [ ! -x "$cache/busybox-$arch" ]; then
     tmp=$(mktemp -d); dpkg-deb -x "$bb" "$tmp"; cp "$tmp/bin/busybox" "$cache/busybox-$arch"; rm -rf "$tmp"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The QEMU lab: boots real Debian kernels (6.1, 6.12; x86_64 and arm64) and a small built
-# kernel with iommufd, each under emulated IOMMUs, and brings back what the kernel answered.
+# The QEMU lab: boots real Debian kernels (6.1, 6.12, 6.18, 7.x; x86_64 and arm64) and a small
+# built kernel with iommufd, each under emulated IOMMUs, and brings back what the kernel answered.
 #
 # Usage: tests/lab/run.sh [--update-fixtures] [CONFIG_GLOB...]
 #   IOVAMAP_LAB_CACHE  download/build cache (default /var/cache/iovamap-lab)
@@ -74,19 +74,13 @@ if [ "$(cat "$out/lab_probe.key" 2>/dev/null)" != "$probe_key" ]; then
   echo "$probe_key" > "$out/lab_probe.key"
 fi
 
-# kernel_dir ARCH K: the extracted Debian kernel for K (61 or 612).
-kernel_abi() {
-  local debarch="$1" k="$2"
-  sed -n "$([ "$k" = 61 ] && echo 1 || echo 2)p" "$cache/kernels/$debarch.versions"
-}
-
 # make_initramfs ARCH K: builds $out/initramfs-ARCH-K.cpio.gz with busybox, lab_probe, init
 # and the modules the guest loads (ordered by modprobe --show-depends).
 make_initramfs() {
   local arch="$1" k="$2" debarch abi kdir ver tmp key
   debarch=$([ "$arch" = x86_64 ] && echo amd64 || echo arm64)
   # Reused while the guest program, init and the kernel are the same.
-  key=$(cat "$out/lab_probe.key" "$lab_dir/guest/init" "$cache/kernels/$debarch.versions" |
+  key=$(cat "$out/lab_probe.key" "$lab_dir/guest/init" "$cache/kernels/$debarch.abis" |
     sha256sum | cut -c1-16)
   if [ -s "$out/initramfs-$arch-$k.cpio.gz" ] &&
      [ "$(cat "$out/initramfs-$arch-$k.key" 2>/dev/null)" = "$key" ]; then
@@ -112,8 +106,16 @@ make_initramfs() {
       { modprobe -d "$kdir" -S "$ver" --show-depends "$m" 2>/dev/null || true; } | while read -r line; do
         case "$line" in
           insmod*) ko=$(awk '{print $2}' <<<"$line")
-                   b=$(basename "$ko")
-                   grep -qxF "$b" "$tmp/modules.list" || { cp "$ko" "$tmp/lib/modules/$b"; echo "$b" >> "$tmp/modules.list"; } ;;
+                   # Debian's modules are compressed (xz, zstd); busybox insmod wants them plain.
+                   b=$(basename "$ko"); b=${b%.xz}; b=${b%.zst}
+                   if ! grep -qxF "$b" "$tmp/modules.list"; then
+                     case "$ko" in
+                       *.xz) xz -dc "$ko" > "$tmp/lib/modules/$b" ;;
+                       *.zst) zstd -q -dc "$ko" > "$tmp/lib/modules/$b" ;;
+                       *) cp "$ko" "$tmp/lib/modules/$b" ;;
+                     esac
+                     echo "$b" >> "$tmp/modules.list"
+                   fi ;;
         esac
       done
     done
@@ -152,15 +154,18 @@ t_boot=$(date +%s)
 fail=0
 for c in "${configs[@]}"; do
   read -r n a k <<<"$c"
-  "$lab_dir/check.sh" "$out/$n" "$n" || fail=1
-  if [ "$update" = 1 ] && [ ! -f "$out/$n/FAILED" ]; then
+  "$lab_dir/check.sh" "$out/$n" "$n" "$(known_limitation "$n")" || fail=1
+  if [ "$update" = 1 ] && [ ! -f "$out/$n/FAILED" ] && [ ! -f "$out/$n/KNOWN" ]; then
     "$lab_dir/keep-fixture.sh" "$out/$n" "$repo_dir/tests/data/lab-$n"
   fi
 done
 # The model against the kernels just booted: the fixture tests, run on the fresh results.
 if [ -n "${IOVAMAP_LAB_TESTS:-}" ]; then
   rm -rf "$out/selected"; mkdir -p "$out/selected"
-  for c in "${configs[@]}"; do read -r n a k <<<"$c"; ln -s "../$n" "$out/selected/$n"; done
+  for c in "${configs[@]}"; do
+    read -r n a k <<<"$c"
+    [ -f "$out/$n/KNOWN" ] || ln -s "../$n" "$out/selected/$n"
+  done
   IOVAMAP_LAB_RESULTS="$out/selected" "$IOVAMAP_LAB_TESTS" --gtest_filter='Lab*:-LabFixtures.Present' \
     --gtest_brief=1 || fail=1
 fi
