@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "iommu_driver_registry.h"
+#include "iovamap/acpi_ivrs.h"
 
 namespace iovamap {
 namespace {
@@ -93,13 +94,6 @@ Result<Tables> tables(const IommuUnit& unit, KernelVersion kernel) {
   return t;
 }
 
-// The IVRS's little-endian field of `n` bytes at `off`.
-uint64_t le(std::string_view t, size_t off, size_t n) {
-  uint64_t v = 0;
-  for (size_t i = 0; i < n; ++i) v |= uint64_t{static_cast<uint8_t>(t[off + i])} << (8 * i);
-  return v;
-}
-
 Result<uint64_t> parse_field(std::string_view digits, const std::string& file_name,
                              const char* what) {
   Result<uint64_t> v = detail::parse_bare_hex(digits, what);
@@ -171,49 +165,19 @@ Result<std::optional<uint64_t>> parse_efr(std::string_view text, const std::stri
 // runs past its end is an error naming the offset.
 Result<std::optional<uint64_t>> parse_ivrs_early_efr(std::string_view t, const std::string& file,
                                                      KernelVersion /*kernel*/) {
-  constexpr size_t kHeader = 48;
-  if (t.size() < kHeader || t.substr(0, 4) != "IVRS")
-    return make_error(EINVAL,
-                      file + ": not an IVRS table (" + std::to_string(t.size()) + " bytes)");
-  const uint64_t length = le(t, 4, 4);
-  if (length < kHeader || length > t.size())
-    return make_error(EINVAL, file + ": length " + std::to_string(length) + " but " +
-                                  std::to_string(t.size()) + " bytes");
-  uint8_t sum = 0;
-  for (size_t i = 0; i < length; ++i) sum = static_cast<uint8_t>(sum + t[i]);
-  if (sum != 0) return make_error(EINVAL, file + ": bad checksum");
-  const bool efr_sup = (le(t, 36, 4) & 1) != 0;
-  struct Block {
-    uint8_t type;
-    uint64_t devid;
-    size_t off;
-  };
-  std::vector<Block> ivhds;
-  for (size_t off = kHeader; off < length;) {
-    if (off + 4 > length)
-      return make_error(EINVAL,
-                        file + ": entry at offset " + std::to_string(off) + " runs past the end");
-    const uint8_t type = static_cast<uint8_t>(t[off]);
-    const uint64_t len = le(t, off + 2, 2);
-    if (len < 4 || off + len > length)
-      return make_error(EINVAL, file + ": entry at offset " + std::to_string(off) + " has length " +
-                                    std::to_string(len));
-    if (type == 0x10 || type == 0x11 || type == 0x40) {
-      if (type != 0x10 && len < 32)
-        return make_error(EINVAL, file + ": IVHD at offset " + std::to_string(off) +
-                                      " is too short for its EFR image");
-      ivhds.push_back({type, le(t, off + 4, 2), off});
-    }
-    off += len;
-  }
-  if (ivhds.empty()) return std::optional<uint64_t>();
-  uint8_t target = ivhds.front().type;
-  for (const Block& b : ivhds)
-    if (b.devid == ivhds.front().devid) target = b.type;
+  // The table through the IVRS parser (acpi_ivrs.h), which refuses what the driver refuses.
+  Result<Ivrs> ivrs = parse_ivrs(t);
+  if (!ivrs) return make_error(EINVAL, file + ": " + ivrs.error().message);
+  if (ivrs->ivhds.empty()) return std::optional<uint64_t>();
+  // The driver uses the highest IVHD type given for the first IOMMU's device id, and ANDs the
+  // EFR images of every IVHD of that type (0 without EFRSup, and for type 10h).
+  uint8_t target = ivrs->ivhds.front().type;
+  for (const IvrsIvhd& h : ivrs->ivhds)
+    if (h.device_id == ivrs->ivhds.front().device_id) target = h.type;
   std::optional<uint64_t> global;
-  for (const Block& b : ivhds) {
-    if (b.type != target) continue;
-    const uint64_t efr = efr_sup && b.type != 0x10 ? le(t, b.off + 24, 8) : 0;
+  for (const IvrsIvhd& h : ivrs->ivhds) {
+    if (h.type != target) continue;
+    const uint64_t efr = ivrs->efr_supported() && h.efr ? *h.efr : 0;
     global = global ? *global & efr : efr;
   }
   return global;

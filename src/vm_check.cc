@@ -410,7 +410,7 @@ Result<VmCheckReport> check_vm(const VmConfig& vm, const VmCheckHost& h) {
   if (!fix.changes.empty()) {
     fix.verified = cur.score() == 0;
     fix.fixed = current;
-    if (vm.firmware == Firmware::kOvmf && vm.format != VmFormat::kLibvirt)
+    if (vm.firmware == GuestFirmware::kOvmf && vm.format != VmFormat::kLibvirt)
       fix.caveats.push_back(
           "with OVMF from edk2-stable202505 on, X-PciMmio64Mb also works: it "
           "turns the dynamic 64-bit window off");

@@ -121,8 +121,8 @@ bool VmCpu::has_1g_pages() const {
   return false;
 }
 
-std::string_view firmware_name(Firmware firmware) {
-  return firmware == Firmware::kOvmf ? "OVMF" : "SeaBIOS";
+std::string_view firmware_name(GuestFirmware firmware) {
+  return firmware == GuestFirmware::kOvmf ? "OVMF" : "SeaBIOS";
 }
 
 Result<uint64_t> parse_qemu_size(std::string_view text, char default_unit) {

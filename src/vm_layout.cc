@@ -194,7 +194,7 @@ Result<VmLayout> vm_layout(const VmConfig& vm, const VmHostCpu& host_cpu,
   if (auto r = span(0, l.below_4g))
     l.mappings.push_back(
         {"ram-below-4g", VmMappingKind::kRam, *r, true, true, false, l.split_rule, vm.ram_line});
-  if (vm.firmware == Firmware::kSeabios) {
+  if (vm.firmware == GuestFirmware::kSeabios) {
     // pc_sysfw.c: the BIOS image (bios-256k.bin) as read-only RAM at the top of 4 GiB.
     l.mappings.push_back({"pc.bios", VmMappingKind::kRom, Range{k4G - 256 * 1024, k4G - 1}, true,
                           true, false,
@@ -269,7 +269,7 @@ Result<VmLayout> vm_layout(const VmConfig& vm, const VmHostCpu& host_cpu,
                    [](const Bar64& a, const Bar64& b) { return a.size > b.size; });
 
   uint64_t first_free = std::max(ram_end, reserved_end);
-  if (vm.firmware == Firmware::kOvmf) {
+  if (vm.firmware == GuestFirmware::kOvmf) {
     // edk2 OvmfPkg/Library/PlatformInitLib/MemDetect.c (edk2-stable202211, Debian 12's OVMF):
     // the classic window starts at the first 1 GiB boundary after RAM and the hotplug region,
     // aligned to its size rounded down to a power of two; 32 GiB, or X-PciMmio64Mb.

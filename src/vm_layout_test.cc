@@ -128,7 +128,7 @@ TEST(VmLayout, PhysBitsFromTheHostTheLimitOrTheModel) {
 
 TEST(VmLayout, OvmfDynamicWindowIsTheTopEighth) {
   VmConfig vm = vm_of("pc-q35-7.2", 16 * kGiB);
-  vm.firmware = Firmware::kOvmf;
+  vm.firmware = GuestFirmware::kOvmf;
   vm.cpu.model = "host";
   vm.ram_bars = {{"lg", 32 * kMiB, 5}};
   std::vector<VmBar> bars = {{"0000:01:00.0", 0, 16 * kGiB, true, true},

@@ -185,7 +185,7 @@ class DomainReader {
   Status read_os(const xmlNode* os) {
     if (!os) return Status();
     if (attr(os, "firmware") == "efi") {
-      vm_->firmware = Firmware::kOvmf;
+      vm_->firmware = GuestFirmware::kOvmf;
       vm_->firmware_line = line_of(os);
     }
     if (const xmlNode* t = child(os, "type")) {
@@ -202,7 +202,7 @@ class DomainReader {
       for (char& ch : lowered) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
       if (attr(l, "type") == "pflash" || lowered.find("ovmf") != std::string::npos ||
           lowered.find("edk2") != std::string::npos) {
-        vm_->firmware = Firmware::kOvmf;
+        vm_->firmware = GuestFirmware::kOvmf;
         vm_->firmware_line = line_of(l);
       }
     }

@@ -46,7 +46,7 @@ TEST(Libvirt, ReadsAVirshDumpxml) {
   EXPECT_EQ(vm.ram_line, 3u);
   EXPECT_EQ(vm.machine.name, "pc-q35-7.2");
   EXPECT_EQ(vm.machine_line, 6u);
-  EXPECT_EQ(vm.firmware, Firmware::kOvmf);
+  EXPECT_EQ(vm.firmware, GuestFirmware::kOvmf);
   EXPECT_EQ(vm.cpu.model, "host");
   ASSERT_EQ(vm.host_devices.size(), 1u);
   EXPECT_EQ(vm.host_devices[0].address, "0000:01:00.0");
@@ -79,7 +79,7 @@ TEST(Libvirt, MaxphysaddrMaxMemoryDimmsAndIommu) {
   EXPECT_EQ(vm.viommu->model, "intel-iommu");
   EXPECT_EQ(vm.viommu->aw_bits, 48u);
   EXPECT_EQ(vm.host_devices.at(0).address, "0000:02:00.0");
-  EXPECT_EQ(vm.firmware, Firmware::kSeabios);
+  EXPECT_EQ(vm.firmware, GuestFirmware::kSeabios);
   EXPECT_EQ(vm.machine.family, MachineFamily::kI440fx);  // no machine: QEMU's default
 }
 

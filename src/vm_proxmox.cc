@@ -154,7 +154,7 @@ Result<VmConfig> parse_proxmox_config(std::string_view text, const std::string& 
       }
     } else if (key == "bios") {
       if (value == "ovmf") {
-        vm.firmware = Firmware::kOvmf;
+        vm.firmware = GuestFirmware::kOvmf;
       } else if (value != "seabios") {
         return fail(make_error(EINVAL, "bios " + quoted(value) + ": expected ovmf or seabios"));
       }

@@ -27,7 +27,7 @@ TEST(Proxmox, ReadsQmConfig) {
       "hostpci2: 03:00.0\n";
   VmConfig vm = parse_proxmox_config(conf, "100.conf").value();
   EXPECT_EQ(vm.format, VmFormat::kProxmox);
-  EXPECT_EQ(vm.firmware, Firmware::kOvmf);
+  EXPECT_EQ(vm.firmware, GuestFirmware::kOvmf);
   EXPECT_EQ(vm.firmware_line, 3u);
   EXPECT_EQ(vm.cpu.model, "host");
   EXPECT_EQ(vm.cpu.phys_bits, 39u);

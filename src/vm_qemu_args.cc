@@ -286,7 +286,7 @@ class QemuReader {
       }
       if (auto p = o.get("pflash0")) {
         (void)p;
-        set_firmware(Firmware::kOvmf, line);
+        set_firmware(GuestFirmware::kOvmf, line);
       }
       return Status();
     }
@@ -328,12 +328,12 @@ class QemuReader {
       return Status();
     }
     if (name == "bios") {
-      if (contains_ovmf(value)) set_firmware(Firmware::kOvmf, line);
+      if (contains_ovmf(value)) set_firmware(GuestFirmware::kOvmf, line);
       return Status();
     }
     if (name == "drive") {
       Opts o = split_opts(value, "");
-      if (o.get("if") == "pflash") set_firmware(Firmware::kOvmf, line);
+      if (o.get("if") == "pflash") set_firmware(GuestFirmware::kOvmf, line);
       return Status();
     }
     if (name == "object") return object(split_opts(value, "qom-type"), line);
@@ -352,7 +352,7 @@ class QemuReader {
     return Status();  // an option that moves no guest-physical address
   }
 
-  void set_firmware(Firmware f, size_t line) {
+  void set_firmware(GuestFirmware f, size_t line) {
     vm_->firmware = f;
     vm_->firmware_line = line;
   }

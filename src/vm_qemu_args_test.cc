@@ -29,7 +29,7 @@ TEST(QemuArgs, ReadsWhatMovesAddresses) {
   EXPECT_EQ(vm.ram_size, 16 * kGiB);
   EXPECT_EQ(vm.ram_line, 4u);
   EXPECT_EQ(vm.cpu.model, "host");
-  EXPECT_EQ(vm.firmware, Firmware::kOvmf);
+  EXPECT_EQ(vm.firmware, GuestFirmware::kOvmf);
   ASSERT_EQ(vm.ram_bars.size(), 1u);
   EXPECT_EQ(vm.ram_bars[0].size, 32 * kMiB);
   EXPECT_EQ(vm.ram_bars[0].id, "kvmfr");
@@ -61,7 +61,7 @@ TEST(QemuArgs, MemoryHotplugCpuBitsAndVIommu) {
   EXPECT_EQ(vm.viommu->aw_bits, 48u);
   EXPECT_EQ(vm.pci_hole64_size, 64 * kGiB);
   EXPECT_EQ(vm.host_devices.at(0).address, "02:00.0");
-  EXPECT_EQ(vm.firmware, Firmware::kSeabios);
+  EXPECT_EQ(vm.firmware, GuestFirmware::kSeabios);
 }
 
 TEST(QemuArgs, CommasDoubledAndLastValueWins) {

@@ -79,9 +79,9 @@ struct VmCpu {
   bool has_1g_pages() const;
 };
 
-enum class Firmware : uint8_t { kSeabios, kOvmf };
+enum class GuestFirmware : uint8_t { kSeabios, kOvmf };
 // "SeaBIOS", "OVMF".
-std::string_view firmware_name(Firmware firmware);
+std::string_view firmware_name(GuestFirmware firmware);
 
 // A PCI device whose BAR is RAM (ivshmem-plain / ivshmem-doorbell BAR 2, 64-bit prefetchable):
 // VFIO maps it once the firmware programs the BAR, and a refusal then is fatal.
@@ -127,7 +127,7 @@ struct VmConfig {
   std::optional<uint64_t> pci_hole64_size;  // -global q35-pcihost.pci-hole64-size=
 
   VmCpu cpu;
-  Firmware firmware = Firmware::kSeabios;
+  GuestFirmware firmware = GuestFirmware::kSeabios;
   size_t firmware_line = 0;
   std::optional<uint64_t> ovmf_mmio64_mb;  // -fw_cfg opt/ovmf/X-PciMmio64Mb (MiB)
 

@@ -83,6 +83,10 @@ apt_ready() {  # refresh private lists (of APT_DIST) when older than a day
 for arch in amd64 arm64; do
   abis=""
   while read -r key dist pin re <&3; do
+    # run.sh names the kernels its configurations boot; without it, every one.
+    if [ -n "${IOVAMAP_LAB_KERNEL_KEYS:-}" ] && [[ " $IOVAMAP_LAB_KERNEL_KEYS " != *" $arch:$key "* ]]; then
+      continue
+    fi
     export APT_DIST="$dist"
     apt_ready "$arch"
     abi=$(resolve_kernel "$arch" "$pin" "$re")

@@ -36,6 +36,22 @@ infra_fail() {
   fi
   die "$*"
 }
+selected() {
+  local name="$1" p
+  [ ${#patterns[@]} -eq 0 ] && return 0
+  for p in "${patterns[@]}"; do [[ "$name" == $p ]] && return 0; done
+  return 1
+}
+
+mapfile -t configs < <(lab_configs | while read -r n a k; do selected "$n" && echo "$n $a $k"; done)
+[ ${#configs[@]} -gt 0 ] || die "no configuration matches ${patterns[*]}"
+# Only the kernels the selected configurations boot are fetched ("amd64:618 arm64:61 ...").
+IOVAMAP_LAB_KERNEL_KEYS=$(for c in "${configs[@]}"; do
+  read -r n a k <<<"$c"
+  [ "$k" = built ] && k=612  # the built kernel's modules are not needed; keep its series' pin
+  echo "$([ "$a" = x86_64 ] && echo amd64 || echo "$a"):$k"
+done | sort -u | tr '\n' ' ')
+export IOVAMAP_LAB_KERNEL_KEYS
 "$lab_dir/fetch.sh" || infra_fail "fetching the Debian packages failed"
 built_kernel=$("$lab_dir/build-kernel.sh") || infra_fail "building the iommufd kernel failed"
 t_fetch=$(date +%s)
@@ -125,15 +141,6 @@ make_initramfs() {
   rm -rf "$tmp"
 }
 
-selected() {
-  local name="$1" p
-  [ ${#patterns[@]} -eq 0 ] && return 0
-  for p in "${patterns[@]}"; do [[ "$name" == $p ]] && return 0; done
-  return 1
-}
-
-mapfile -t configs < <(lab_configs | while read -r n a k; do selected "$n" && echo "$n $a $k"; done)
-[ ${#configs[@]} -gt 0 ] || die "no configuration matches ${patterns[*]}"
 declare -A need_initrd=()
 for c in "${configs[@]}"; do read -r n a k <<<"$c"; need_initrd["$a-$k"]=1; done
 for ak in "${!need_initrd[@]}"; do make_initramfs "${ak%%-*}" "${ak#*-}" & done
