@@ -214,6 +214,7 @@ Result<Device> read_device(SysfsReader& reader, const std::string& group_devices
   dev.name = name;
   dev.is_pci = is_pci_address(name);
   IOVAMAP_ASSIGN_OR_RETURN(std::string dir, follow(reader, join(group_devices, name)));
+  dev.sysfs_path = dir;
   if (dev.is_pci) {
     std::optional<uint16_t> vendor, device_id;
     std::optional<uint32_t> class_code;

@@ -99,6 +99,10 @@ struct MsiEvidence {
 // One device in an IOMMU group.
 struct Device {
   std::string name;  // PCI "0000:01:00.0"; a platform device's sysfs name otherwise
+  // Its canonical directory, root-relative ("sys/devices/pci0000:00/0000:00:1e.0/0000:01:00.0"):
+  // the bridges above it and its firmware nodes (`firmware_node`, `of_node`) are found from it.
+  // Empty for a topology file's devices.
+  std::string sysfs_path;
   bool is_pci = true;
   uint16_t vendor = 0;
   uint16_t device_id = 0;
