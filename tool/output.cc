@@ -51,6 +51,7 @@ Status Output::vm_check(const LoadedHost&, const VmCheckReport&, const std::vect
 std::unique_ptr<Output> make_text_output(std::ostream& out, const OutputOptions& options);
 std::unique_ptr<Output> make_json_output(std::ostream& out, const OutputOptions& options);
 std::unique_ptr<Output> make_sysfs_output(std::ostream& out, const OutputOptions& options);
+std::unique_ptr<Output> make_svg_output(std::ostream& out, const OutputOptions& options);
 
 const std::vector<FormatRow>& formats() {
   static const std::vector<FormatRow> rows = {
@@ -59,6 +60,7 @@ const std::vector<FormatRow>& formats() {
        make_json_output},
       {"sysfs", "the kernel's own formats: regions as reserved_regions, ranges one per line",
        make_sysfs_output},
+      {"svg", "a picture: regions, ranges and vm-check on a broken 64-bit axis", make_svg_output},
   };
   return rows;
 }

@@ -93,7 +93,7 @@ int run_tool(const std::vector<std::string>& args, int in_fd, OutputSink& out, s
       ->allow_extra_args(false);
   std::vector<std::string> format_names;
   for (const FormatRow& f : formats()) format_names.emplace_back(f.name);
-  app.add_option("--format", o.format, "text (default) | json | sysfs")
+  app.add_option("--format", o.format, "text (default) | json | sysfs | svg")
       ->check(CLI::IsMember(format_names));
   app.add_flag("--pretty", o.pretty, "JSON indented on several lines");
   app.add_flag("-n", o.numeric, "numeric ids only, no vendor and device names (lspci -n)");
