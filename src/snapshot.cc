@@ -43,10 +43,14 @@ Result<std::vector<std::string>> RecordingReader::list_dir(std::string_view path
 namespace {
 
 // The extra files a snapshot keeps besides what discovery reads: the firmware tables that
-// describe IOMMUs and their reserved regions, and the kernel command line (iommu= options).
-constexpr const char* kExtraFiles[] = {
-    "sys/firmware/acpi/tables/DMAR", "sys/firmware/acpi/tables/IVRS",
-    "sys/firmware/acpi/tables/IORT", "sys/firmware/acpi/tables/VIOT", "proc/cmdline"};
+// describe IOMMUs and their reserved regions, the kernel command line (iommu= options), and
+// the CPU's physical address bits (vm-check: vm_host.h read_host_cpu).
+constexpr const char* kExtraFiles[] = {"sys/firmware/acpi/tables/DMAR",
+                                       "sys/firmware/acpi/tables/IVRS",
+                                       "sys/firmware/acpi/tables/IORT",
+                                       "sys/firmware/acpi/tables/VIOT",
+                                       "proc/cmdline",
+                                       "proc/cpuinfo"};
 
 // A recorded path is safe to create below the snapshot directory: relative, with no empty,
 // "." or ".." component.
@@ -241,6 +245,17 @@ Result<SnapshotReport> capture_snapshot(SysfsReader& source, const std::string& 
     Result<std::string> r = rec.read_file(extra);
     if (!r && r.error().code != ENOENT) report.warnings.push_back(r.error().message);
   }
+  // Each PCI device's BARs (vm-check: vm_host.h read_device_bars): its sys/bus/pci/devices
+  // link, through which vm-check reads it, and the file in the device's canonical directory
+  // (a file read through a link is not captured).
+  for (const Group& g : found->host.groups)
+    for (const Device& d : g.devices) {
+      if (!d.is_pci || d.sysfs_path.empty()) continue;
+      Result<std::string> link = rec.read_link("sys/bus/pci/devices/" + d.name);
+      if (!link && link.error().code != ENOENT) report.warnings.push_back(link.error().message);
+      Result<std::string> r = rec.read_file(d.sysfs_path + "/resource");
+      if (!r && r.error().code != ENOENT) report.warnings.push_back(r.error().message);
+    }
   // The device tree's dma-ranges and cell counts are recorded by reading them; a table or
   // property that does not parse is still captured as it is, with a warning.
   if (Result<Firmware> fw = read_firmware(rec); !fw) report.warnings.push_back(fw.error().message);

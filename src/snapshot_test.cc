@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "iovamap/discovery.h"
+#include "iovamap/vm_host.h"
 #include "test_tree.h"
 
 namespace iovamap {
@@ -79,6 +80,46 @@ TEST(Snapshot, CaptureReadsBackTheSameHost) {
     for ([[maybe_unused]] const auto& e : fs::directory_iterator(tmp.path())) ++count;
     EXPECT_EQ(count, 2u);
   }
+}
+
+// vm-check's host facts: the CPU's physical address bits (/proc/cpuinfo) and each PCI
+// device's BARs (its sysfs resource file) are captured and read back from the snapshot.
+TEST(Snapshot, CapturesCpuinfoAndEachDevicesResource) {
+  TempDir tmp;
+  fs::path host = tmp.path() / "host";
+  fs::copy(snapshot_root("6.12-intel39"), host,
+           fs::copy_options::recursive | fs::copy_options::copy_symlinks);
+  std::ofstream(host / "proc/cpuinfo") << "processor\t: 0\nvendor_id\t: GenuineIntel\n"
+                                          "address sizes\t: 46 bits physical, 48 bits virtual\n\n";
+  // 0000:00:04.0: a 16 GiB 64-bit prefetchable BAR 0 and a 16 KiB 32-bit BAR 2.
+  std::string resource =
+      "0x0000004000000000 0x00000043ffffffff 0x000000000014220c\n"
+      "0x0000000000000000 0x0000000000000000 0x0000000000000000\n"
+      "0x00000000fe000000 0x00000000fe003fff 0x0000000000040200\n";
+  for (int i = 3; i < 13; ++i)
+    resource += "0x0000000000000000 0x0000000000000000 0x0000000000000000\n";
+  std::ofstream(host / "sys/devices/pci0000:00/0000:00:04.0/resource") << resource;
+
+  std::string out = (tmp.path() / "snap").string();
+  auto src = open_root_reader(host.string());
+  Result<SnapshotReport> r = capture_snapshot(**src, out);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_TRUE(fs::exists(fs::path(out) / "proc/cpuinfo"));
+  EXPECT_TRUE(fs::exists(fs::path(out) / "sys/devices/pci0000:00/0000:00:04.0/resource"));
+
+  auto snap = open_root_reader(out);
+  Result<VmHostCpu> cpu = read_host_cpu(**snap);
+  ASSERT_TRUE(cpu) << cpu.error().message;
+  EXPECT_EQ(cpu->phys_bits, 46u);
+  EXPECT_EQ(cpu->vendor, CpuVendor::kIntel);
+  // Through the sys/bus/pci/devices link, as vm-check reads it.
+  Result<std::vector<VmBar>> bars = read_device_bars(**snap, "0000:00:04.0");
+  ASSERT_TRUE(bars) << bars.error().message;
+  ASSERT_EQ(bars->size(), 2u);
+  EXPECT_EQ((*bars)[0].size, uint64_t{16} << 30);
+  EXPECT_TRUE((*bars)[0].is64);
+  EXPECT_EQ((*bars)[1].index, 2u);
+  EXPECT_EQ((*bars)[1].size, uint64_t{16} << 10);
 }
 
 TEST(Snapshot, ExistingTargetIsRefused) {

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "run_for_test.h"
+#include "test_tree.h"
 
 namespace iovamap {
 namespace {
@@ -174,6 +175,31 @@ TEST(VmCheck, JsonCarriesVerdictsAndTheFix) {
   for (const auto& m : j["mappings"])
     if (m["kind"] == "RAM-backed BAR" && !m["ok"] && m["fatal"]) fatal_ivshmem = true;
   EXPECT_TRUE(fatal_ivshmem);
+}
+
+// A snapshot of a host with /proc/cpuinfo and the GPU's resource file: `iovamap snapshot`
+// captures both, and vm-check takes the CPU's 46 bits and the 16 GiB BAR from the capture,
+// without --host-phys-bits or --bar, to the same verdict as kIntel declares.
+TEST(VmCheck, ReadsTheHostCpuAndBarsFromASnapshot) {
+  TempDir tmp;
+  fs::path host = tmp.path() / "host";
+  fs::copy(snapshot("6.12-intel39/root"), host,
+           fs::copy_options::recursive | fs::copy_options::copy_symlinks);
+  std::ofstream(host / "proc/cpuinfo")
+      << "vendor_id\t: GenuineIntel\naddress sizes\t: 46 bits physical, 48 bits virtual\n";
+  std::ofstream(host / "sys/devices/pci0000:00/0000:00:04.0/resource")
+      << "0x0000004000000000 0x00000043ffffffff 0x000000000014220c\n";
+  std::string snap = (tmp.path() / "snap").string();
+  CliRun captured = run({"--root", host.string(), "snapshot", snap});
+  ASSERT_EQ(captured.status, 0) << captured.err;
+
+  CliRun r =
+      run({"--root", snap, "vm-check", "--qemu", write_temp("lg-snap.sh", kLookingGlassQemu)});
+  EXPECT_EQ(r.status, 1) << r.out << r.err;
+  EXPECT_NE(r.out.find("vCPU physical address bits: 46"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("FATAL: ivshmem kvmfr BAR 2"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("warning: 0000:00:04.0 BAR 0"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("-cpu host,host-phys-bits-limit=39"), std::string::npos) << r.out;
 }
 
 TEST(VmCheck, BadVmFilesExit2WithFileAndLine) {
