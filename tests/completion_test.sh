@@ -28,7 +28,7 @@ got=$(complete_words "$bin" "")
 got=$(complete_words "$bin" ranges --i)
 [ "$got" = "--iommufd" ] || fail "ranges --i: [$got]"
 got=$(complete_words "$bin" --format "")
-[ "$got" = "$(printf 'json\nsysfs\ntext')" ] || fail "--format: [$got]"
+[ "$got" = "$(printf 'json\nsvg\nsysfs\ntext')" ] || fail "--format: [$got]"
 
 # Groups and devices of the snapshot, from the program itself.
 got=$(complete_words "$bin" --root "$root" ranges "")
