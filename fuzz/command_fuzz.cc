@@ -3,7 +3,7 @@
 // turned into links) and chooses the command, its groups or devices, the policy, DMA limits,
 // the output format and, for check, the map file. Every command must answer or fail with an
 // error value, never crash; a JSON answer must parse; a text answer must hold no terminal
-// control character but the newline.
+// control character but the newline; an SVG answer is one document without control characters.
 #include <fuzzer/FuzzedDataProvider.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -69,9 +69,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                            : in.ConsumeRandomLengthString(64);
     std::string content = in.ConsumeRandomLengthString(256);
     switch (in.ConsumeIntegralInRange(0, 2)) {
-      case 0: tree.add_file(path, content); break;
-      case 1: tree.add_link(path, content); break;
-      default: tree.add_special(path); break;
+      case 0:
+        tree.add_file(path, content);
+        break;
+      case 1:
+        tree.add_link(path, content);
+        break;
+      default:
+        tree.add_special(path);
+        break;
     }
   }
   // The command line.
@@ -83,8 +89,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     o.selectors.push_back(in.ConsumeBool() ? std::to_string(in.ConsumeIntegralInRange(0, 9))
                                            : in.ConsumeRandomLengthString(16));
   if (in.ConsumeBool()) o.id_filters.push_back(in.ConsumeRandomLengthString(16));
-  const char* formats[] = {"text", "json", "sysfs"};
-  std::string format = formats[in.ConsumeIntegralInRange(0, 2)];
+  const char* formats[] = {"text", "json", "sysfs", "svg"};
+  std::string format = formats[in.ConsumeIntegralInRange(0, 3)];
   o.pretty = in.ConsumeBool();
   o.numeric = in.ConsumeBool();
   o.iommufd = in.ConsumeBool();
@@ -108,8 +114,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   require(::write(map_fd, map.data(), map.size()) == static_cast<ssize_t>(map.size()));
   ::lseek(map_fd, 0, SEEK_SET);
   std::ostringstream out;
-  std::unique_ptr<tool::Output> output = tool::make_output(format, out, {.pretty = o.pretty,
-                                                                         .numeric = o.numeric});
+  std::unique_ptr<tool::Output> output =
+      tool::make_output(format, out, {.pretty = o.pretty, .numeric = o.numeric});
   tool::Context c{o, &*host, *output, map_fd};
   const tool::CommandRow* row = nullptr;
   for (const tool::CommandRow& r : tool::commands())
@@ -125,8 +131,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     // One document (check streams pieces that must still make one).
     require(nlohmann::json::accept(text));
   } else if (format == "text") {
-    for (char ch : text)
-      require(static_cast<unsigned char>(ch) >= 0x20 || ch == '\n');
+    for (char ch : text) require(static_cast<unsigned char>(ch) >= 0x20 || ch == '\n');
+  } else if (format == "svg") {
+    // One document, and no control character XML 1.0 refuses (host strings are escaped).
+    require(text.rfind("<?xml", 0) == 0 && text.size() >= 7 &&
+            text.compare(text.size() - 7, 7, "</svg>\n") == 0);
+    for (char ch : text) require(static_cast<unsigned char>(ch) >= 0x20 || ch == '\n');
   }
   return 0;
 }
