@@ -19,6 +19,7 @@ packages=(
   python3-jsonschema    # tests/json_schema_test.py: real JSON output against docs/iovamap.schema.json
   groff-base            # tests/man_pages_render.sh: man/iovamap.1 and .3 render without warnings
   debhelper lintian     # debian/: dpkg-buildpackage -us -uc -b, and lintian on the packages
+  zsh                   # tests/zsh_completion_test.zsh: the zsh completion (completion/_iovamap)
   "$@"
 )
 
