@@ -20,6 +20,7 @@ packages=(
   groff-base            # tests/man_pages_render.sh: man/iovamap.1 and .3 render without warnings
   debhelper lintian     # debian/: dpkg-buildpackage -us -uc -b, and lintian on the packages
   chromium              # tests/svg_render_test.py: the --format svg pictures rendered headless (80 s to install here: 122 MB, 412 MB on disk)
+  zsh                   # tests/zsh_completion_test.zsh: the zsh completion (completion/_iovamap)
   "$@"
 )
 
