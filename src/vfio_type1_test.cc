@@ -107,6 +107,7 @@ const LabConfig kLabConfigs[] = {
     // From 6.17 the v1 depth follows the IVRS's EFR, 0 under QEMU: 4 levels (a later entry
     // wins).
     {"lab-amd-618", {0, 0xffffffffffff}},
+    {"lab-amd-7x", {0, 0xffffffffffff}},
     // The firmware-table configurations (tests/lab/acpi_tables.py): the same IOMMUs.
     {"lab-intel39rmrr-", {0, 0x7fffffffff}},
     {"lab-amdivmd-", Range::all()},

@@ -34,6 +34,13 @@ inline std::string slurp(const fs::path& p) {
   return s.str();
 }
 
+// Whether the lab directories are a fresh run's (IOVAMAP_LAB_RESULTS), which may hold any
+// subset of the configurations, rather than the kept fixtures, which hold them all.
+inline bool fresh_results() {
+  const char* live = std::getenv("IOVAMAP_LAB_RESULTS");
+  return live && *live;
+}
+
 // The lab directories to check, sorted (see the file comment).
 inline std::vector<fs::path> lab_dirs() {
   std::vector<fs::path> out;
