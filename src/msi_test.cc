@@ -80,7 +80,6 @@ TEST(Msi, AdviceNamesTheModuleParameter) {
   EXPECT_NE(a.find("interrupt remapping"), std::string::npos);
 }
 
-
 // The AMD driver's southbridge IO-APIC rule over QEMU 7.2's IVRS (one IVHD 10h whose special
 // entry gives IO-APIC 0 the id 00:14.0, where q35 has no device): 6.18 keeps remapping on, the
 // 7.x rule (an SMBus controller or ISA bridge there) turns it off, and the kernel's own fix,
