@@ -123,12 +123,18 @@ std::vector<AssignFinding> msi_findings(const Host& host, const Group& group,
                            : host.type1_allow_unsafe_interrupts.value_or(false);
   MsiVerdict msi = group_msi_isolation(host, group);
   if (msi.isolated || unsafe_allowed) return {};
+  // On AMD the driver may have turned remapping off over the IVRS: then say why, and give the
+  // kernel's own fix (ivrs_ioapic) before the risk parameter.
+  std::optional<AmdIntremapCheck> amd = amd_intremap_check(host);
+  bool amd_off = amd && amd->remapping_off;
+  std::string fix = msi_advice(fd ? "iommufd" : "vfio_iommu_type1");
   return {AssignFinding{
       .rule = AssignRule::kMsiNotIsolated,
       .error_number = EPERM,
       .group_id = group.id,
       .device = group.devices.empty() ? "" : group.devices.front().name,
-      .evidence = "MSIs not isolated (" + msi.why + ")",
+      .evidence = "MSIs not isolated (" + msi.why + ")" +
+                  (amd_off && msi.why != amd->why ? "; " + amd->why : ""),
       .kernel_says = fd ? "VFIO_DEVICE_BIND_IOMMUFD fails with EPERM (the kernel logs nothing)"
                         : "VFIO_SET_IOMMU fails with EPERM; the log says: vfio_iommu_type1_attach_"
                           "group: No interrupt remapping support.  Use the module param "
@@ -137,7 +143,7 @@ std::vector<AssignFinding> msi_findings(const Host& host, const Group& group,
       .rule_source = fd ? "drivers/iommu/iommufd/device.c iommufd_device_bind (6.2+)"
                         : "drivers/vfio/vfio_iommu_type1.c vfio_iommu_type1_attach_group; "
                           "iommu_group_has_isolated_msi (6.3+; before, irq remapping)",
-      .fix = msi_advice(fd ? "iommufd" : "vfio_iommu_type1")}};
+      .fix = amd_off ? amd->fix + "; or " + fix : fix}};
 }
 
 std::string refusal_text(const AssignFinding& f) {

@@ -4,6 +4,7 @@
 #include <cerrno>
 #include <charconv>
 #include <cstdint>
+#include <cstdio>
 #include <map>
 #include <tuple>
 
@@ -298,6 +299,37 @@ Result<uint64_t> parse_sysfs_number(std::string_view text, const std::string& fi
   return value;
 }
 
+namespace {
+
+// `ivrs_ioapic` words as drivers/iommu/amd/init.c parse_ivrs_ioapic reads them (6.12 and
+// mainline): "=ID@BUS:DEV.FN", "=ID@SEG:BUS:DEV.FN", and the older "[ID]=BUS:DEV.FN",
+// "[ID]=SEG:BUS:DEV.FN" (hex but the decimal id); the fields are masked as IVRS_GET_SBDF_ID
+// masks them; at most EARLY_MAP_SIZE (4) words are kept, and for one id the first wins
+// (add_special_device). A word of another shape is ignored, as the kernel ignores it.
+std::map<uint32_t, uint32_t> cmdline_ivrs_ioapic(std::string_view cmdline) {
+  std::map<uint32_t, uint32_t> out;
+  int kept = 0;
+  for (std::string_view word : cmdline_words(cmdline)) {
+    constexpr std::string_view kName = "ivrs_ioapic";
+    if (word.substr(0, kName.size()) != kName) continue;
+    std::string rest(word.substr(kName.size()));
+    int id = 0;
+    unsigned seg = 0, bus = 0, dev = 0, fn = 0;
+    bool ok = std::sscanf(rest.c_str(), "=%d@%x:%x.%x", &id, &bus, &dev, &fn) == 4 ||
+              std::sscanf(rest.c_str(), "=%d@%x:%x:%x.%x", &id, &seg, &bus, &dev, &fn) == 5 ||
+              std::sscanf(rest.c_str(), "[%d]=%x:%x.%x", &id, &bus, &dev, &fn) == 4 ||
+              std::sscanf(rest.c_str(), "[%d]=%x:%x:%x.%x", &id, &seg, &bus, &dev, &fn) == 5;
+    if (!ok || kept == 4) continue;
+    ++kept;
+    uint32_t sbdf = ((seg & 0xffff) << 16) | ((bus & 0xff) << 8) | ((dev & 0x1f) << 3) | (fn & 7);
+    // The kernel keeps the id as a u8 (struct devid_map).
+    out.emplace(static_cast<uint32_t>(id) & 0xff, sbdf);
+  }
+  return out;
+}
+
+}  // namespace
+
 Result<Discovery> discover(SysfsReader& reader, std::string source) {
   Discovery out;
   out.host.source = std::move(source);
@@ -341,6 +373,9 @@ Result<Discovery> discover(SysfsReader& reader, std::string source) {
                    &out.host.iommufd_allow_unsafe_interrupts}}) {
     IOVAMAP_ASSIGN_OR_RETURN(*field, read_bool_param(reader, path, option, cmdline, &out.warnings));
   }
+
+  // The AMD driver's IO-APIC map from the command line (msi.h, amd_intremap_check).
+  out.host.amd_ivrs_ioapic = cmdline_ivrs_ioapic(cmdline);
 
   // MSI isolation host-wide: the interrupt chips in use. One that isolates shows interrupt
   // remapping (or an ITS) is on, which covers every device.

@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 
 #include "iovamap/msi.h"
 #include "test_tree.h"
@@ -204,6 +205,20 @@ TEST(Discovery, CommandLineSettingsOfTheUnits) {
   EXPECT_NE(bad.error().message.find("fake/sys/devices/virtual/iommu/dmar0/intel-iommu/cap"),
             std::string::npos)
       << bad.error().message;
+}
+
+// ivrs_ioapic as drivers/iommu/amd/init.c parse_ivrs_ioapic takes it: both spellings, with
+// and without the segment, the first word for an id kept, at most four words, others ignored.
+TEST(Discovery, AmdIoapicMapFromTheCommandLine) {
+  FakeSysfs f;
+  EXPECT_TRUE(discover(f, "fake")->host.amd_ivrs_ioapic.empty());
+  f.add_file("proc/cmdline",
+             "ivrs_ioapic=0@0000:00:1f.0 ivrs_ioapic[4]=00:14.0 ivrs_ioapic=0@00:1f.3 "
+             "ivrs_ioapic=33@0001:0a:00.1 ivrs_ioapicx ivrs_ioapic=5@zz ivrs_ioapic[6]=00:00.2\n");
+  std::map<uint32_t, uint32_t> m = discover(f, "fake")->host.amd_ivrs_ioapic;
+  // The fifth well-formed word (id 6) passes EARLY_MAP_SIZE and is dropped.
+  std::map<uint32_t, uint32_t> want{{0, 0x00f8}, {4, 0x00a0}, {33, 0x10a01}};
+  EXPECT_EQ(m, want);
 }
 
 TEST(Discovery, TheType1MappingBudget) {

@@ -4,6 +4,11 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <utility>
+
 namespace iovamap {
 namespace {
 
@@ -73,6 +78,72 @@ TEST(Msi, AdviceNamesTheModuleParameter) {
   EXPECT_NE(a.find("/sys/module/iommufd/parameters/allow_unsafe_interrupts"), std::string::npos);
   EXPECT_NE(a.find("iommufd.allow_unsafe_interrupts=1"), std::string::npos);
   EXPECT_NE(a.find("interrupt remapping"), std::string::npos);
+}
+
+// The AMD driver's southbridge IO-APIC rule over QEMU 7.2's IVRS (one IVHD 10h whose special
+// entry gives IO-APIC 0 the id 00:14.0, where q35 has no device): 6.18 keeps remapping on, the
+// 7.x rule (an SMBus controller or ISA bridge there) turns it off, and the kernel's own fix,
+// ivrs_ioapic naming the ISA bridge, keeps it on.
+Host qemu_amd_host(KernelVersion kernel) {
+  Host host;
+  host.kernel = kernel;
+  host.iommus.push_back(IommuUnit{.name = "ivhd0", .driver = "amd"});
+  std::ifstream f(
+      std::string(IOVAMAP_TEST_DATA) + "/lab-amd-612/root/sys/firmware/acpi/tables/IVRS",
+      std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  Result<Ivrs> ivrs = parse_ivrs(bytes);
+  EXPECT_TRUE(ivrs) << (ivrs ? "" : ivrs.error().message);
+  if (ivrs) host.firmware.ivrs = *ivrs;
+  Group isa{.id = 7};
+  for (auto [name, cls] :
+       {std::pair{"0000:00:1f.0", 0x060100u}, std::pair{"0000:00:1f.2", 0x010601u},
+        std::pair{"0000:00:1f.3", 0x0c0500u}})
+    isa.devices.push_back(Device{.name = name, .is_pci = true, .class_code = cls});
+  host.groups.push_back(isa);
+  return host;
+}
+
+TEST(Msi, AmdRemappingFollowsTheSouthbridgeIoapicRuleOfTheKernel) {
+  Host old_kernel = qemu_amd_host({6, 18});
+  std::optional<AmdIntremapCheck> c = amd_intremap_check(old_kernel);
+  ASSERT_TRUE(c);
+  EXPECT_FALSE(c->remapping_off) << c->why;
+
+  Host new_kernel = qemu_amd_host({7, 3});
+  c = amd_intremap_check(new_kernel);
+  ASSERT_TRUE(c);
+  EXPECT_TRUE(c->remapping_off);
+  EXPECT_NE(c->why.find("IO-APIC 0 at 0000:00:14.0"), std::string::npos) << c->why;
+  EXPECT_NE(c->why.find("no PCI function there"), std::string::npos) << c->why;
+  EXPECT_NE(c->fix.find("ivrs_ioapic=0@0000:00:1f.0"), std::string::npos) << c->fix;
+  // With nothing from the chips, the rule decides the groups' isolation.
+  MsiVerdict v = group_msi_isolation(new_kernel, new_kernel.groups.front());
+  EXPECT_FALSE(v.isolated);
+  EXPECT_TRUE(v.known);
+  // Chips that say otherwise win: they are what the kernel did.
+  new_kernel.msi = MsiEvidence{true, "irq/24: 'IR-IO-APIC'"};
+  EXPECT_TRUE(group_msi_isolation(new_kernel, new_kernel.groups.front()).isolated);
+
+  // The command line's map wins over the IVRS's entry for the same id.
+  Host fixed = qemu_amd_host({7, 3});
+  fixed.amd_ivrs_ioapic[0] = 0x00f8;  // 00:1f.0, the ISA bridge
+  c = amd_intremap_check(fixed);
+  ASSERT_TRUE(c);
+  EXPECT_FALSE(c->remapping_off) << c->why;
+  // ...and an SMBus controller serves as well; a function of another class does not.
+  fixed.amd_ivrs_ioapic[0] = 0x00fb;  // 00:1f.3
+  EXPECT_FALSE(amd_intremap_check(fixed)->remapping_off);
+  fixed.amd_ivrs_ioapic[0] = 0x00fa;  // 00:1f.2, SATA
+  EXPECT_TRUE(amd_intremap_check(fixed)->remapping_off);
+
+  // Not AMD, or no IVRS: nothing to say.
+  Host intel = qemu_amd_host({7, 3});
+  intel.iommus.front().driver = "intel";
+  EXPECT_FALSE(amd_intremap_check(intel));
+  Host no_table = qemu_amd_host({7, 3});
+  no_table.firmware.ivrs.reset();
+  EXPECT_FALSE(amd_intremap_check(no_table));
 }
 
 }  // namespace

@@ -107,6 +107,11 @@ const LabConfig kLabConfigs[] = {
     // From 6.17 the v1 depth follows the IVRS's EFR, 0 under QEMU: 4 levels (a later entry
     // wins).
     {"lab-amd-618", {0, 0xffffffffffff}},
+    {"lab-amd-7x", {0, 0xffffffffffff}},
+    // The firmware-table configurations (tests/lab/acpi_tables.py): the same IOMMUs.
+    {"lab-intel39rmrr-", {0, 0x7fffffffff}},
+    {"lab-amdivmd-", Range::all()},
+    {"lab-amdivmd-618", {0, 0xffffffffffff}},
     {"lab-virtio-", Range::all()},
     // SMMUv3 stage 1: the input size is clamped to the CPU's VA bits, 48 on Debian's arm64.
     {"lab-smmuv3acpi-", {0, 0xffffffffffff}},

@@ -12,10 +12,12 @@
 #pragma once
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -32,6 +34,13 @@ inline std::string slurp(const fs::path& p) {
   return s.str();
 }
 
+// Whether the lab directories are a fresh run's (IOVAMAP_LAB_RESULTS), which may hold any
+// subset of the configurations, rather than the kept fixtures, which hold them all.
+inline bool fresh_results() {
+  const char* live = std::getenv("IOVAMAP_LAB_RESULTS");
+  return live && *live;
+}
+
 // The lab directories to check, sorted (see the file comment).
 inline std::vector<fs::path> lab_dirs() {
   std::vector<fs::path> out;
@@ -44,6 +53,24 @@ inline std::vector<fs::path> lab_dirs() {
     if (e.is_directory() && lab) out.push_back(e.path());
   }
   std::sort(out.begin(), out.end());
+  return out;
+}
+
+// An attach verdict as lab_probe writes it ("OK", "EPERM", "EINVAL"); any other errno is
+// spelled so that it cannot match.
+inline std::string verdict(int e) {
+  return e == 0        ? "OK"
+         : e == EPERM  ? "EPERM"
+         : e == EINVAL ? "EINVAL"
+                       : "errno " + std::to_string(e);
+}
+
+// expected/attach.<g>: "type1 EPERM\niommufd EPERM\n" -> {type1: EPERM, iommufd: EPERM}.
+inline std::map<std::string, std::string> verdicts(const std::string& text) {
+  std::map<std::string, std::string> out;
+  std::istringstream in(text);
+  std::string who, what;
+  while (in >> who >> what) out[who] = what;
   return out;
 }
 

@@ -155,6 +155,10 @@ struct Host {
   // the interrupt chips in sysfs show it, or a topology's `msi-isolated`; unset: unknown, and
   // the model assumes isolated (see msi.h).
   std::optional<MsiEvidence> msi;
+  // `ivrs_ioapic` on the kernel command line: IO-APIC id -> PCI segment, bus, device and
+  // function ((segment << 16) | bdf), the AMD driver's override of the IVRS (msi.h,
+  // amd_intremap_check); the first word for an id wins (add_special_device keeps it).
+  std::map<uint32_t, uint32_t> amd_ivrs_ioapic;
   // The firmware tables the kernel read (firmware.h), as a live host or a snapshot holds them;
   // empty for a topology file.
   Firmware firmware;

@@ -34,6 +34,7 @@
 //     show it, so such a host is wrongly taken as isolated.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -60,6 +61,27 @@ struct MsiVerdict {
 // A device without evidence on a host without evidence leaves the answer unknown (isolated
 // assumed); one device known not to be isolated decides the group.
 MsiVerdict group_msi_isolation(const Host& host, const Group& group);
+
+// Whether the AMD-Vi driver turned interrupt remapping off at boot because the IVRS does not
+// name the southbridge IO-APIC the way the running kernel wants it (drivers/iommu/amd/init.c,
+// check_ioapic_information; docs/kernel-rules.md, "AMD: when the driver turns interrupt
+// remapping off"). Each IO-APIC's device id comes from an IVHD special entry (48h, IO-APIC) or
+// from `ivrs_ioapic` on the command line (Host::amd_ivrs_ioapic), which wins for its id. Up to
+// 6.18 the southbridge IO-APIC is one whose id is 00:14.0; from 7.0 (modelled; 6.18 has the
+// old rule and 7.3 the new one) it must be a PCI function that is an SMBus controller or an
+// ISA bridge.
+struct AmdIntremapCheck {
+  bool remapping_off = false;
+  std::string why;  // the IVRS entries and what the kernel wanted, for messages
+  std::string fix;  // the ivrs_ioapic parameter naming a suitable function, or why there is none
+};
+
+// nullopt unless the host's IOMMU is AMD's and its IVRS was read. Sharp edges: the MADT is not
+// read, so which IO-APIC has GSI base 0 (the southbridge's, from 7.0) is not known: any
+// IO-APIC the IVRS or the command line names counts; an IO-APIC the MADT lists but the IVRS
+// does not ("IOAPIC[n] not in IVRS table", which also turns remapping off) is not seen; a PCI
+// function outside every IOMMU group has no class here and counts as absent.
+std::optional<AmdIntremapCheck> amd_intremap_check(const Host& host);
 
 // What a user can do about an EPERM attach: the parameter of `module` ("vfio_iommu_type1" or
 // "iommufd") to set, or interrupt remapping to enable.

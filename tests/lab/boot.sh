@@ -24,6 +24,19 @@ image() {
   fi
 }
 
+# A firmware table from the initrd (configs.sh acpi_override): its uncompressed cpio goes
+# before the initramfs, where the kernel's acpi_table_upgrade looks for it.
+initrd="$out/initramfs-$arch-$k.cpio.gz"
+override=$(acpi_override "$name")
+if [ -n "$override" ]; then
+  mkdir -p "$out/acpi-$name"
+  # shellcheck disable=SC2086
+  python3 "$lab_dir/acpi_tables.py" build $override "$out/acpi-$name" ||
+    { mkdir -p "$dir"; echo "acpi_tables.py failed for $override" > "$dir/FAILED"; exit 0; }
+  cat "$out/acpi-$name/acpi.cpio" "$initrd" > "$out/acpi-$name/initrd"
+  initrd="$out/acpi-$name/initrd"
+fi
+
 qemu=$([ "$arch" = x86_64 ] && echo qemu-system-x86_64 || echo qemu-system-aarch64)
 for attempt in 1 2; do
   rm -rf "$dir"; mkdir -p "$dir"
@@ -32,10 +45,11 @@ for attempt in 1 2; do
   # shellcheck disable=SC2046
   timeout 300 "$qemu" $(qemu_args "$name" "$dir/nvme.img" /usr/share/qemu-efi-aarch64/QEMU_EFI.fd) \
     -nographic -no-reboot -serial "file:$dir/console.log" -monitor none \
-    -kernel "$(image)" -initrd "$out/initramfs-$arch-$k.cpio.gz" \
+    -kernel "$(image)" -initrd "$initrd" \
     -append "$(kernel_args "$name") lab.config=$name" >/dev/null 2>"$dir/qemu.err"
   echo "$(date +%s.%N) $t" | awk '{printf "%.1f\n", $1 - $2}' > "$dir/boot.seconds"
   rm -f "$dir/nvme.img"
+  [ -z "$override" ] || cp "$out/acpi-$name/"*.aml "$dir/"
   if sed -n '/=====LAB-BEGIN=====/,/=====LAB-END=====/p' "$dir/console.log" | tr -d '\r' |
       grep -v '=====LAB-' | base64 -d 2>/dev/null | tar -xzf - -C "$dir" 2>/dev/null; then
     echo "$attempt" > "$dir/attempts"

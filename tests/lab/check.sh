@@ -16,6 +16,7 @@ if [ -f "$dir/FAILED" ]; then
 fi
 groups=$(ls "$E" | sed -n 's/^reserved_regions\.//p' | sort -n | tr '\n' ' ')
 vfio=$(cat "$E/vfio_groups" 2>/dev/null | xargs)
+refused=$(cat "$E/vfio_refused" 2>/dev/null | xargs)
 if [ -n "$known" ] && [ -z "$groups" ]; then
   echo "$known" > "$dir/KNOWN"
   echo "KNOWN $name: no IOMMU groups: $known"
@@ -71,6 +72,17 @@ done
 for g in $vfio; do
   grep -q '^type1 ' "$E/attach.$g" 2>/dev/null || fails+=("no strict attach verdict for group $g")
 done
+for g in $refused; do
+  grep -q '^type1 ' "$E/attach.$g" 2>/dev/null || fails+=("no attach verdict for refused group $g")
+done
+# A firmware table from the initrd (configs.sh acpi_override; boot.sh leaves it as DIR/<SIG>.aml):
+# the kernel took it, so /sys/firmware/acpi/tables/<SIG> shows exactly its bytes.
+for t in "$dir"/*.aml; do
+  [ -f "$t" ] || continue
+  sig=$(basename "$t" .aml)
+  cmp -s "$t" "$dir/root/sys/firmware/acpi/tables/$sig" ||
+    fails+=("the kernel did not take the $sig from the initrd (sysfs shows other bytes; console: $(grep -a 'ACPI OVERRIDE\|Table Upgrade\|table found in initrd' "$dir/console.log" | tr -d '\r' | tr '\n' ';'))")
+done
 for f in "$E"/verify_strict.*; do
   [ -f "$f" ] || continue
   grep -q '^exit 0$' "$f" || fails+=("iovamap verify ${f##*.} with allow_unsafe_interrupts off failed:
@@ -92,4 +104,4 @@ done
 if [ ${#fails[@]} -gt 0 ]; then
   echo "FAIL $name:"; printf '    %s\n' "${fails[@]}"; exit 1
 fi
-echo "PASS $name (groups: $groups; vfio: $vfio)"
+echo "PASS $name (groups: $groups; vfio: $vfio${refused:+; refused: $refused})"

@@ -12,8 +12,10 @@ if ! tests/lab/setup.sh >/dev/null; then
   echo "LAB SKIPPED: installing the lab's host packages failed (infrastructure, not our code)"
   exit 0
 fi
-# CI boots every configuration of 6.1, 6.12 and the built kernel, and one per IOMMU family of the
-# newer kernels (their kept fixtures are judged by the unit tests on every run anyway): the
+# CI boots every configuration of 6.1, 6.12 and the built kernel (the firmware-table ones
+# intel39rmrr-61/612 and amdivmd-612 included: 3 boots, README.md "Times"), and one per IOMMU
+# family of the newer kernels (their kept fixtures are judged by the unit tests on every run
+# anyway; amd-7x stays out: its 7.x page sizes are not modelled yet): the
 # whole matrix (tests/lab/run.sh with no pattern) adds about 12 boots and 2 more kernel
 # downloads, which CI's 90 minutes cannot spare. IOVAMAP_LAB_CI_ALL=1 boots everything.
 patterns=('*-61' '*-612' '*-built' 'intel39-618' 'amd-618' 'smmuv3dt-618' 'intel48-7x')

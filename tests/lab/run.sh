@@ -79,16 +79,19 @@ build_static() {
     return 1
   "$cxx" -static "$objs"/*.o -o "$out/iovamap.$arch" -pthread
 }
-# Rebuilt only when a source changed (the key is a hash of every source and header).
+# Rebuilt only when a source changed (the key is a hash of every source and header), and only
+# for the architectures the selected configurations boot.
 probe_key=$(cat "$lab_dir/lab_probe.cc" "$repo_dir"/src/*.cc "$repo_dir"/src/*.h \
   "$repo_dir"/tool/*.cc "$repo_dir"/tool/*.h "$repo_dir"/include/iovamap/*.h | sha256sum |
   cut -c1-16)
-if [ "$(cat "$out/lab_probe.key" 2>/dev/null)" != "$probe_key" ]; then
-  rm -f "$out/lab_probe.key"
-  build_static g++ x86_64 || die "building the x86_64 guest programs failed"
-  build_static aarch64-linux-gnu-g++ arm64 || die "building the arm64 guest programs failed"
-  echo "$probe_key" > "$out/lab_probe.key"
-fi
+for arch in $(for c in "${configs[@]}"; do read -r n a k <<<"$c"; echo "$a"; done | sort -u); do
+  if [ "$(cat "$out/lab_probe.key.$arch" 2>/dev/null)" != "$probe_key" ]; then
+    rm -f "$out/lab_probe.key.$arch"
+    cxx=$([ "$arch" = x86_64 ] && echo g++ || echo aarch64-linux-gnu-g++)
+    build_static "$cxx" "$arch" || die "building the $arch guest programs failed"
+    echo "$probe_key" > "$out/lab_probe.key.$arch"
+  fi
+done
 
 # make_initramfs ARCH K: builds $out/initramfs-ARCH-K.cpio.gz with busybox, lab_probe, init
 # and the modules the guest loads (ordered by modprobe --show-depends).
@@ -96,7 +99,7 @@ make_initramfs() {
   local arch="$1" k="$2" debarch abi kdir ver tmp key
   debarch=$([ "$arch" = x86_64 ] && echo amd64 || echo arm64)
   # Reused while the guest program, init and the kernel are the same.
-  key=$(cat "$out/lab_probe.key" "$lab_dir/guest/init" "$cache/kernels/$debarch.abis" |
+  key=$(cat "$out/lab_probe.key.$arch" "$lab_dir/guest/init" "$cache/kernels/$debarch.abis" |
     sha256sum | cut -c1-16)
   if [ -s "$out/initramfs-$arch-$k.cpio.gz" ] &&
      [ "$(cat "$out/initramfs-$arch-$k.key" 2>/dev/null)" = "$key" ]; then
