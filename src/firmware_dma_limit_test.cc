@@ -71,6 +71,12 @@ const Device& dev(const Host& h, uint32_t group) {
   return h.groups[group].devices[0];
 }
 
+void expect_limit(const Device& d, uint64_t last, const std::string& detail) {
+  ASSERT_TRUE(d.firmware_dma_limit) << d.name;
+  EXPECT_EQ(d.firmware_dma_limit->last, last) << d.name;
+  EXPECT_EQ(d.firmware_dma_limit->detail, detail) << d.name;
+}
+
 TEST(FirmwareDmaLimitIort, RootComplexLimitBindsUnderVfio) {
   Host host = host_with({pci_dev("pci0000:00/0000:00:01.0/0000:01:00.0")});
   host.firmware.iort = make_iort({{0, 1, 40}});
