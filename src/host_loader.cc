@@ -6,6 +6,8 @@
 #include "iovamap/device_selection.h"
 #include "iovamap/discovery.h"
 #include "iovamap/firmware.h"
+#include "iovamap/firmware_dma_limit.h"
+#include "iovamap/firmware_match.h"
 #include "iovamap/input_file.h"
 #include "iovamap/sysfs_reader.h"
 #include "iovamap/topology.h"
@@ -53,6 +55,13 @@ Result<LoadedHost> load_host(const HostSpec& spec) {
     out.host = std::move(found.host);
     IOVAMAP_ASSIGN_OR_RETURN(out.host.firmware, read_firmware(*reader));
     for (std::string& w : found.warnings) out.notes.push_back({std::nullopt, std::move(w)});
+    // The regions the firmware tables give each device, as the kernel matches them, first: only
+    // what they do not explain is kept as observed below.
+    for (FirmwareMatchNote& n : match_firmware_regions(out.host))
+      out.notes.push_back({n.group_id, std::move(n.message)});
+    // The interconnect's DMA limits (IORT, device tree), before declared limits are applied.
+    for (FirmwareMatchNote& n : apply_firmware_dma_limits(out.host, *reader))
+      out.notes.push_back({n.group_id, std::move(n.message)});
     // What the kernel showed and the model cannot derive is kept (as observed regions), so that
     // every answer includes it; each group where that happened gets a note.
     for (ObservedNote& n : explain_observed_regions(out.host))

@@ -15,6 +15,7 @@
 
 #include "iovamap/discovery.h"
 #include "iovamap/firmware.h"
+#include "iovamap/firmware_dma_limit.h"
 #include "path_resolve.h"
 #include "unique_fd.h"
 
@@ -258,7 +259,14 @@ Result<SnapshotReport> capture_snapshot(SysfsReader& source, const std::string& 
     }
   // The device tree's dma-ranges and cell counts are recorded by reading them; a table or
   // property that does not parse is still captured as it is, with a warning.
-  if (Result<Firmware> fw = read_firmware(rec); !fw) report.warnings.push_back(fw.error().message);
+  if (Result<Firmware> fw = read_firmware(rec); !fw) {
+    report.warnings.push_back(fw.error().message);
+  } else {
+    // The firmware nodes of the devices (of_node links, ACPI paths) that firmware DMA limits
+    // are matched by, recorded by reading them.
+    found->host.firmware = std::move(*fw);
+    apply_firmware_dma_limits(found->host, rec);
+  }
 
   remove_stale_partials(target.parent_path(), &report.warnings);
   std::string tmpl = (target.parent_path() /

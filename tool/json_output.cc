@@ -413,7 +413,9 @@ class JsonOutput : public Output {
              {"source", source_name(lim.source)},
              {"applies_to_vfio", lim.applies_to_vfio},
              {"detail", lim.detail},
-             {"stale_hint_bits", lim.stale_hint_bits ? Json(*lim.stale_hint_bits) : Json(nullptr)}};
+             {"stale_hint_bits", lim.stale_hint_bits ? Json(*lim.stale_hint_bits) : Json(nullptr)},
+             {"last", lim.bits ? Json(hex(lim.limit_address())) : Json(nullptr)},
+             {"also", lim.also}};
     return j;
   }
 

@@ -28,12 +28,13 @@ void print_notes(const std::vector<std::string>& notes, std::ostream& out) {
 }
 
 std::string limit_text(const DmaLimit& l) {
-  std::string out = l.bits
-                        ? std::to_string(*l.bits) + "-bit (" + std::string(source_name(l.source)) +
-                              (l.applies_to_vfio ? "" : ", kernel DMA only") + ")"
-                        : "unknown";
+  std::string out = l.bits ? (l.last ? "up to " + hex(*l.last) : std::to_string(*l.bits) + "-bit") +
+                                 " (" + std::string(source_name(l.source)) +
+                                 (l.applies_to_vfio ? "" : ", kernel DMA only") + ")"
+                           : "unknown";
   if (l.stale_hint_bits)
     out += "; dma_mask_bits " + std::to_string(*l.stale_hint_bits) + " is a stale hint";
+  for (const std::string& a : l.also) out += "; also " + a;
   return out;
 }
 

@@ -96,6 +96,19 @@ struct MsiEvidence {
   std::string source;
 };
 
+// The bus DMA limit firmware gives a device's interconnect (drivers/acpi/arm64/dma.c and
+// drivers/of/device.c set it as bus_dma_limit whatever driver binds, vfio-pci included): an
+// IORT named component or root complex "memory address size limit", or the device tree's
+// dma-ranges. firmware_dma_limit.h fills it.
+struct FirmwareDmaLimit {
+  // The highest bus address the device can reach; unset when the firmware declares a limit the
+  // kernel ignores (then `detail` says why, and nothing is limited).
+  std::optional<uint64_t> last;
+  // Where it comes from: "IORT root complex node 2 (segment 0): memory address size limit 40
+  // bits"; "device tree soc/pcie@7d500000 dma-ranges: ... declared, ignored by the kernel (...)".
+  std::string detail;
+};
+
 // One device in an IOMMU group.
 struct Device {
   std::string name;  // PCI "0000:01:00.0"; a platform device's sysfs name otherwise
@@ -112,6 +125,9 @@ struct Device {
   std::optional<unsigned> coherent_dma_mask_bits;  // sysfs consistent_dma_mask_bits
   std::optional<unsigned> declared_dma_bits;       // a limit the user declared
   std::string declared_dma_source;  // where: "--dma-limit 01:00.0=40", "topology vm.toml:12"
+  // The firmware's bus DMA limit for the device (IORT, device tree), as the host loader finds it;
+  // unset when firmware says nothing about it.
+  std::optional<FirmwareDmaLimit> firmware_dma_limit;
   // Regions firmware assigns to this device (RMRR, IVMD, IORT RMR, device-tree
   // iommu-addresses, virtio-iommu PROBE), in firmware order. The driver's own windows (MSI,
   // HyperTransport hole, SW_MSI) are not listed here: the driver model adds them.

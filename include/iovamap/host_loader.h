@@ -3,10 +3,12 @@
 //
 // A host comes from one of three places: the live system ("/"), a snapshot directory (what
 // `iovamap snapshot` or `cp -a` captured), or a topology file (a what-if host in TOML). The
-// loader reads it (discovery.h or topology.h), keeps what the running kernel showed that the
-// model cannot derive (observed regions, policy.h) with a note saying so, and applies the DMA
-// limits the user declared (device_selection.h). Every command of the tool, `verify`, and
-// programs using the library start here, so an option means the same thing everywhere.
+// loader reads it (discovery.h or topology.h) with its firmware tables (firmware.h), matches
+// the tables' RMRRs and IVMDs to devices as the kernel does (firmware_match.h), keeps what the
+// running kernel showed that the model still cannot derive (observed regions, policy.h) with a
+// note saying so, and applies the DMA limits the user declared (device_selection.h). Every command
+// of the tool, `verify`, and programs using the library start here, so an option means the same
+// thing everywhere.
 //
 // Example:
 //   HostSpec spec{.source = HostSource::kSnapshot, .path = "snap", .policy = Policy::kKernel,
