@@ -5,10 +5,12 @@
 // Kernel: drivers/iommu/amd/iommu.c, init.c and amd_iommu_types.h in 5.10, 6.1, 6.12 and
 // mainline.
 
+#include <algorithm>
 #include <cerrno>
 #include <string>
 #include <vector>
 
+#include "amd_iommu.h"
 #include "iommu_driver_registry.h"
 #include "iovamap/acpi_ivrs.h"
 
@@ -35,6 +37,16 @@ constexpr KernelVersion kHtRangeIgnore{6, 16};
 // that sysfs shows is read later (late_iommu_features_init). Lab: Debian 6.18.15 under QEMU
 // 7.2 (IVHD 10h only) answers [0, 2^48 - 1] while sysfs shows HATS 2.
 constexpr KernelVersion kHatsLevels{6, 17};
+// 6.19: "iommu/amd: Use the generic iommu page table" (in linux-next for the 6.19 merge window,
+// November 2025): v1 domains come from the generic page-table code (pt_iommu_amdv1_init, in
+// amd_iommu_domain_alloc_paging_v1), whose page sizes follow the table format and the VA width
+// (generic_v1_page_sizes). Dated, not seen in a lab kernel (6.18 has io_pgtable, 7.3 the rule
+// below too).
+constexpr KernelVersion kGenericPageTable{6, 19};
+// 7.2: "iommu_pt: Fix pgsize_bitmap calculation in get_info for smaller vasz's" (merged into
+// mainline on 2026-06-17 with the 7.2 iommu updates): get_info hides every size of half the VA
+// space or more. Verified by Debian 7.3.4 under QEMU 7.2 (4 levels: 0x7f7ffffff000).
+constexpr KernelVersion kPgsizeBelowHalfVa{7, 2};
 
 // The unit's facts (IommuUnit::registers / ::settings keys).
 constexpr std::string_view kCap = "cap";
@@ -52,6 +64,36 @@ constexpr uint64_t kPgsizesV1Old = ~uint64_t{0xfff} & ~(uint64_t{2} << 38);
 constexpr uint64_t kPgsizesV1 =
     (((uint64_t{1} << 52) - 1) & ~uint64_t{0xfff}) ^ (uint64_t{1} << 39);
 constexpr uint64_t kPgsizesV2 = (uint64_t{1} << 12) | (uint64_t{1} << 21) | (uint64_t{1} << 30);
+
+// The v1 page sizes of the generic page table (6.19+) for a table of `levels` levels, in its
+// own words:
+// - the VA width is min(64, 9 * levels + 12) bits (amd_iommu_domain_alloc_paging_v1 sets
+//   hw_max_vasz_lg2 to (levels - 1) * 9 + 21, capped at 64; from 7.2 the IVinfo VASize caps it
+//   too, see early_amd_iommu_init, not modelled: QEMU's IVinfo leaves it 0, "no limit");
+// - the domain may grow up to that width (PT_FEAT_DYNAMIC_TOP), so get_info (generic_pt/
+//   iommu_pt.h) takes every level whose entries cover less than the VA width, and at each the
+//   sizes amdv1pt_possible_sizes (generic_pt/fmt/amdv1.h) allows: an entry's own size 2^s
+//   (s = 12 + 9 * level) up to 2^min(51, s + 8) (a run of up to 256 entries), never 512 GiB
+//   (bit 39, a hardware erratum), and none at level 5 (the top of a 6-level table);
+// - from 7.2 get_info keeps only sizes below 2^(width - 1) (a page may not span the whole
+//   table), and always below 2^52 (the output address width);
+// - the driver then narrows by amd_iommu_pgsize_bitmap (the default keeps all of these).
+// 3 levels: 0x7ffffff000 (7.2+: 0x3ffffff000); 4 levels: 0xff7ffffff000 (7.2+:
+// 0x7f7ffffff000); 5 and 6 levels: 0xfff7ffffff000, the 6.12 bitmap.
+uint64_t generic_v1_page_sizes(unsigned levels, KernelVersion kernel) {
+  const unsigned va_bits = std::min(64u, 9 * levels + 12);
+  uint64_t sizes = 0;
+  for (unsigned level = 0; level < 5; ++level) {
+    const unsigned entry_bits = 12 + 9 * level;
+    if (entry_bits >= va_bits) break;
+    const unsigned top_bits = std::min(51u, entry_bits + 8);
+    sizes |= ((uint64_t{2} << top_bits) - 1) & ~((uint64_t{1} << entry_bits) - 1);
+  }
+  sizes &= ~(uint64_t{1} << 39);
+  if (kernel >= kPgsizeBelowHalfVa) sizes &= (uint64_t{1} << (va_bits - 1)) - 1;
+  sizes &= (uint64_t{1} << 52) - 1;
+  return sizes & kPgsizesV1;
+}
 
 // The page table a paging domain on this unit uses.
 struct Tables {
@@ -143,6 +185,11 @@ Result<AmdFeatures> parse_amd_features(std::string_view text, const std::string&
 }
 
 namespace detail {
+
+uint64_t amd_generic_v1_page_sizes(unsigned levels, KernelVersion kernel) {
+  return generic_v1_page_sizes(levels, kernel);
+}
+
 namespace {
 
 Result<std::optional<uint64_t>> parse_cap_file(std::string_view text, const std::string& file_name,
@@ -298,11 +345,14 @@ class AmdIommu final : public IommuDriverModel {
   }
 
   // pgsize_bitmap: AMD_IOMMU_PGSIZES for v1 (all sizes from 4 KiB but 512 GiB; from 6.12 only
-  // below 2^52), AMD_IOMMU_PGSIZES_V2 for v2. The amd_iommu=nohugepages / v2_pgsizes_only
+  // below 2^52) up to 6.18, the generic page table's sizes for the v1 depth from 6.19
+  // (generic_v1_page_sizes), AMD_IOMMU_PGSIZES_V2 for v2 (4 KiB, 2 MiB, 1 GiB: the x86 format
+  // of the generic page table gives the same). The amd_iommu=nohugepages / v2_pgsizes_only
   // options (6.12) are not modelled.
   Result<uint64_t> page_sizes(const IommuUnit& unit, KernelVersion kernel) const override {
     IOVAMAP_ASSIGN_OR_RETURN(Tables t, tables(unit, kernel));
     if (t.v2) return kPgsizesV2;
+    if (kernel >= kGenericPageTable) return generic_v1_page_sizes(t.host_levels, kernel);
     return kernel < kPgsizes52Bits ? kPgsizesV1Old : kPgsizesV1;
   }
 };

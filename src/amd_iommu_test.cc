@@ -2,11 +2,13 @@
 #include <gtest/gtest.h>
 #include <rapidcheck/gtest.h>
 
+#include <algorithm>
 #include <cinttypes>
 #include <cstdio>
 
 #include <string>
 
+#include "amd_iommu.h"
 #include "iommu_driver_registry.h"
 #include "iovamap/iommu_driver.h"
 
@@ -23,6 +25,10 @@ constexpr KernelVersion k612{6, 12};
 constexpr KernelVersion k615{6, 15};
 constexpr KernelVersion k616{6, 16};
 constexpr KernelVersion k618{6, 18};
+constexpr KernelVersion k619{6, 19};
+constexpr KernelVersion k71{7, 1};
+constexpr KernelVersion k72{7, 2};
+constexpr KernelVersion k73{7, 3};
 
 constexpr uint64_t kGt = uint64_t{1} << 4;
 constexpr uint64_t kGioSup = uint64_t{1} << 48;
@@ -260,6 +266,72 @@ TEST(AmdDomain, V1DepthFollowsTheIvrsEfrFrom617) {
   unit.registers.erase("efr");
   unit.settings["pgtbl-v2"] = 0;
   EXPECT_EQ(paging_aperture(unit, k618)->range, (Range{0, 0xffffffffffff}));
+}
+
+// The generic page table's v1 sizes (6.19+), per level count: every size an entry of a level
+// below the VA width can map (up to 256 entries of it, below 2^52), never 512 GiB; from 7.2
+// only sizes below half the VA space. Hand values for each depth, before and after 7.2.
+TEST(AmdGenericPageTable, V1PageSizesPerLevelCount) {
+  struct Case {
+    unsigned levels;
+    uint64_t before_72;  // 6.19 to 7.1
+    uint64_t from_72;
+  };
+  for (const Case& c : {Case{3, 0x0000007ffffff000, 0x0000003ffffff000},     // 39-bit VA
+                        Case{4, 0x0000ff7ffffff000, 0x00007f7ffffff000},     // 48-bit VA
+                        Case{5, 0x000fff7ffffff000, 0x000fff7ffffff000},     // 57-bit VA
+                        Case{6, 0x000fff7ffffff000, 0x000fff7ffffff000}}) {  // 64-bit VA
+    EXPECT_EQ(detail::amd_generic_v1_page_sizes(c.levels, k619), c.before_72) << c.levels;
+    EXPECT_EQ(detail::amd_generic_v1_page_sizes(c.levels, k71), c.before_72) << c.levels;
+    EXPECT_EQ(detail::amd_generic_v1_page_sizes(c.levels, k72), c.from_72) << c.levels;
+    EXPECT_EQ(detail::amd_generic_v1_page_sizes(c.levels, k73), c.from_72) << c.levels;
+  }
+}
+
+// The same rule size by size: 2^b is offered when some level L (0 to 4; the top of a 6-level
+// table has no leaves) whose entries (2^(12 + 9L)) are smaller than the VA space can map it as
+// 1 to 256 entries, b is not 39 and below 52, and from 7.2 below half the VA space.
+TEST(AmdGenericPageTable, EachSizeAgainstTheLevels) {
+  for (unsigned levels = 3; levels <= 6; ++levels) {
+    const unsigned va_bits = std::min(64u, 9 * levels + 12);
+    for (KernelVersion k : {k619, k72}) {
+      const uint64_t got = detail::amd_generic_v1_page_sizes(levels, k);
+      for (unsigned b = 0; b < 64; ++b) {
+        bool some_level = false;
+        for (unsigned level = 0; level <= 4; ++level) {
+          const unsigned entry = 12 + 9 * level;
+          some_level = some_level || (entry < va_bits && b >= entry && b <= entry + 8);
+        }
+        const bool want = some_level && b != 39 && b < 52 && (k < k72 || b + 1 < va_bits);
+        EXPECT_EQ(((got >> b) & 1) != 0, want)
+            << levels << " levels, kernel " << k.to_string() << ", 2^" << b;
+      }
+    }
+  }
+}
+
+// Through the driver: the depth as the model derives it (EFR HATS from the IVRS image), the
+// generic sizes from 6.19, io_pgtable's before. Lab: Debian 7.3.4 under QEMU 7.2 (IVRS without
+// an EFR image: 4 levels) reports 0x7f7ffffff000; 6.18.15 reports 0xfff7ffffff000.
+TEST(AmdDomain, V1PageSizesFollowTheGenericPageTableFrom619) {
+  IommuUnit unit = amd_unit();
+  unit.settings["early-efr"] = 0;  // HATS 0: 4 levels
+  EXPECT_EQ(*page_sizes(unit, k618), 0x000fff7ffffff000u);
+  EXPECT_EQ(*page_sizes(unit, k619), 0x0000ff7ffffff000u);
+  EXPECT_EQ(*page_sizes(unit, k71), 0x0000ff7ffffff000u);
+  EXPECT_EQ(*page_sizes(unit, k72), 0x00007f7ffffff000u);
+  EXPECT_EQ(*page_sizes(unit, k73), 0x00007f7ffffff000u);
+  EXPECT_EQ(paging_aperture(unit, k73)->range, (Range{0, 0xffffffffffff}));
+  for (uint64_t hats : {1, 2}) {  // 5 and 6 levels: the 6.12 bitmap again
+    unit.settings["early-efr"] = hats << 10;
+    for (KernelVersion k : {k618, k619, k73})
+      EXPECT_EQ(*page_sizes(unit, k), 0x000fff7ffffff000u) << hats << " " << k.to_string();
+  }
+  // v2 tables keep 4 KiB, 2 MiB, 1 GiB.
+  unit.registers["efr"] = 0x29d3 | kGt | kGioSup;
+  unit.settings["early-efr"] = 0x29d3 | kGt | kGioSup;
+  unit.settings["pgtbl-v2"] = 1;
+  EXPECT_EQ(*page_sizes(unit, k73), 0x40201000u);
 }
 
 }  // namespace

@@ -80,9 +80,15 @@ MsiVerdict group_msi_isolation(const Host& host, const Group& group) {
 
 namespace {
 
-// From 7.0 (modelled: Debian 6.18.15 has the old rule, 7.3.4 the new one) the southbridge
-// IO-APIC must be a function whose class is SMBus or ISA bridge (check_sb_ioapic).
-constexpr KernelVersion kSbIoapicClassCheck{7, 0};
+// From 7.3 the southbridge IO-APIC must be a function whose class is SMBus or ISA bridge
+// (check_sb_ioapic): "iommu/amd: Dynamically verify Southbridge IOAPIC via PCI config space",
+// with "Fix false positive in SB IOAPIC IVRS validation" and "Prevent SB IOAPIC from overriding
+// IVRS validation errors", merged into mainline on 2026-08-19 (the 7.3 merge window; init.c as
+// of "iommu/amd: Adhere to IVINFO[VASIZE] for address limits", a 7.2 change, still compares
+// with IOAPIC_SB_DEVID). Debian 6.18.15 has the old rule, 7.3.4 the new one.
+// Stable backported the three (linux-6.12.y, September 2026): later 6.12.y and other stable
+// point releases may have the new rule too, which a major.minor version cannot tell.
+constexpr KernelVersion kSbIoapicClassCheck{7, 3};
 constexpr uint32_t kSbIoapicDevid = 0x00a0;  // 00:14.0, IOAPIC_SB_DEVID before the change
 
 bool southbridge_class(uint32_t class_code) {
@@ -143,9 +149,9 @@ std::optional<AmdIntremapCheck> amd_intremap_check(const Host& host) {
                                   : "class " + std::string(cbuf)) +
             ")";
   }
-  const char* wanted = class_rule ? "an IO-APIC at an SMBus controller or ISA bridge (7.0+, "
+  const char* wanted = class_rule ? "an IO-APIC at an SMBus controller or ISA bridge (7.3+, "
                                     "check_sb_ioapic)"
-                                  : "an IO-APIC at 00:14.0 (IOAPIC_SB_DEVID, before 7.0)";
+                                  : "an IO-APIC at 00:14.0 (IOAPIC_SB_DEVID, before 7.3)";
   if (found) {
     out.why = "AMD-Vi keeps interrupt remapping: " + seen;
     return out;
@@ -167,11 +173,11 @@ std::optional<AmdIntremapCheck> amd_intremap_check(const Host& host) {
       if ((cls >> 8) == want && !target) target = sbdf;
     }
   }
-  std::string risk = "allow_unsafe_interrupts or a kernel before 7.0";
+  std::string risk = "allow_unsafe_interrupts or a kernel before 7.3";
   if (!class_rule) {
     out.fix = "if the IVRS gives the IO-APIC a wrong id (a firmware bug), boot with ivrs_ioapic=" +
               std::to_string(id) +
-              "@0000:00:14.0 (the id kernels before 7.0 take as the southbridge's), after "
+              "@0000:00:14.0 (the id kernels before 7.3 take as the southbridge's), after "
               "checking the IO-APIC id in the MADT";
   } else if (target) {
     out.fix =

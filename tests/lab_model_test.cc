@@ -50,25 +50,9 @@ bool awaiting_table_derivation(const std::string& config) {
   return false;
 }
 
-// Configurations whose page sizes the model does not know yet: the AMD v1 tables of 6.19 and
-// later come from the generic page-table code, whose page-size bitmap is not modelled
-// (docs/kernel-rules.md, AMD-Vi "Page tables, aperture, page sizes"): Linux 7.3.4 reports
-// 0x7f7ffffff000 where the model says 0xfff7ffffff000. Only the page-size comparison is pending
-// for them, and it must still differ: the test fails once the model is right, until the
-// configuration leaves this list.
-bool awaiting_page_size_rule(const std::string& config) {
-  return config == "amd-7x" || config == "lab-amd-7x";
-}
-
-void expect_page_sizes(const std::string& config, uint64_t model, const std::string& kernel_file,
-                       const std::string& where) {
-  uint64_t kernel = std::stoull(kernel_file, nullptr, 16);
-  if (awaiting_page_size_rule(config)) {
-    EXPECT_NE(hex(model), hex(kernel))
-        << where << ": the model now has the page sizes; take it off awaiting_page_size_rule";
-  } else {
-    EXPECT_EQ(hex(model), hex(kernel)) << where;
-  }
+// iova_pgsizes as the lab wrote it (hex) against the model's bitmap.
+void expect_page_sizes(uint64_t model, const std::string& kernel_file, const std::string& where) {
+  EXPECT_EQ(hex(model), hex(std::stoull(kernel_file, nullptr, 16))) << where;
 }
 
 Modelled model_fixture(const fs::path& dir) {
@@ -137,7 +121,7 @@ TEST(LabModel, VfioRangesAndPageSizesMatchTheModel) {
         continue;
       }
       ASSERT_TRUE(model->page_sizes) << where << ": no page sizes derived";
-      expect_page_sizes(dir.filename().string(), *model->page_sizes, slurp(pg_file), where);
+      expect_page_sizes(*model->page_sizes, slurp(pg_file), where);
       ++seen;
     }
   }
@@ -177,7 +161,7 @@ TEST(LabModel, ContainersMatchTheKernel) {
       EXPECT_EQ(format_vfio_ranges(model->container.iova_list()), slurp(e.path())) << where;
       bool virtio = m.host.iommus.front().driver == "virtio";
       if (!virtio) {  // virtio-iommu page sizes are not in sysfs (the model assumes 4 KiB)
-        expect_page_sizes(dir.filename().string(), model->container.pgsize_bitmap(),
+        expect_page_sizes(model->container.pgsize_bitmap(),
                           slurp(dir / "expected" / ("iova_pgsizes." + tag)), where);
       }
       fs::path ioas_file = dir / "expected" / ("iommufd_ranges." + tag);

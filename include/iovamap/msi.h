@@ -67,9 +67,9 @@ MsiVerdict group_msi_isolation(const Host& host, const Group& group);
 // check_ioapic_information; docs/kernel-rules.md, "AMD: when the driver turns interrupt
 // remapping off"). Each IO-APIC's device id comes from an IVHD special entry (48h, IO-APIC) or
 // from `ivrs_ioapic` on the command line (Host::amd_ivrs_ioapic), which wins for its id. Up to
-// 6.18 the southbridge IO-APIC is one whose id is 00:14.0; from 7.0 (modelled; 6.18 has the
-// old rule and 7.3 the new one) it must be a PCI function that is an SMBus controller or an
-// ISA bridge.
+// 7.2 the southbridge IO-APIC is one whose id is 00:14.0; from 7.3 it must be a PCI function
+// that is an SMBus controller or an ISA bridge (stable point releases of older series that got
+// the change backported are not told apart).
 struct AmdIntremapCheck {
   bool remapping_off = false;
   std::string why;  // the IVRS entries and what the kernel wanted, for messages
@@ -77,7 +77,7 @@ struct AmdIntremapCheck {
 };
 
 // nullopt unless the host's IOMMU is AMD's and its IVRS was read. Sharp edges: the MADT is not
-// read, so which IO-APIC has GSI base 0 (the southbridge's, from 7.0) is not known: any
+// read, so which IO-APIC has GSI base 0 (the southbridge's, from 7.3) is not known: any
 // IO-APIC the IVRS or the command line names counts; an IO-APIC the MADT lists but the IVRS
 // does not ("IOAPIC[n] not in IVRS table", which also turns remapping off) is not seen; a PCI
 // function outside every IOMMU group has no class here and counts as absent.

@@ -15,7 +15,7 @@ fi
 # CI boots every configuration of 6.1, 6.12 and the built kernel (the firmware-table ones
 # intel39rmrr-61/612 and amdivmd-612 included: 3 boots, README.md "Times"), and one per IOMMU
 # family of the newer kernels (their kept fixtures are judged by the unit tests on every run
-# anyway; amd-7x stays out: its 7.x page sizes are not modelled yet): the
+# anyway; amd-7x stays out, amd-618 stands for AMD): the
 # whole matrix (tests/lab/run.sh with no pattern) adds about 12 boots and 2 more kernel
 # downloads, which CI's 90 minutes cannot spare. IOVAMAP_LAB_CI_ALL=1 boots everything.
 patterns=('*-61' '*-612' '*-built' 'intel39-618' 'amd-618' 'smmuv3dt-618' 'intel48-7x')
