@@ -16,6 +16,8 @@
 
 #include "iovamap/container.h"
 #include "iovamap/discovery.h"
+#include "iovamap/firmware.h"
+#include "iovamap/firmware_match.h"
 #include "iovamap/iommu_driver.h"
 #include "iovamap/policy.h"
 #include "iovamap/range_set.h"
@@ -35,21 +37,6 @@ struct Modelled {
   std::vector<std::pair<uint32_t, Result<GroupModel>>> groups;
 };
 
-// Configurations that boot with firmware tables from the initrd (tests/lab/configs.sh
-// acpi_override: QEMU's DMAR with RMRRs, QEMU's IVRS with IVMDs) whose RMRR and IVMD regions
-// the model does not derive from the parsed tables yet (that derivation is the `fw` branch's
-// work). For these only, "the driver model explains every observed region" is pending: the
-// regions stay in the groups as observed, with the kernel's types, and every other check (byte
-// for byte regions, ranges, page sizes, containers, verdicts) judges them as usual. Once the
-// model explains a listed configuration, the test fails until it leaves this list.
-bool awaiting_table_derivation(const std::string& config) {
-  static const char* const kAwaiting[] = {"intel39rmrr-61", "intel39rmrr-612", "intel39rmrr-618",
-                                          "amdivmd-612", "amdivmd-618"};
-  for (const char* c : kAwaiting)
-    if (config == c || config == std::string("lab-") + c) return true;
-  return false;
-}
-
 // iova_pgsizes as the lab wrote it (hex) against the model's bitmap.
 void expect_page_sizes(uint64_t model, const std::string& kernel_file, const std::string& where) {
   EXPECT_EQ(hex(model), hex(std::stoull(kernel_file, nullptr, 16))) << where;
@@ -63,15 +50,18 @@ Modelled model_fixture(const fs::path& dir) {
   Modelled m;
   if (!d) return m;
   m.host = d->host;
+  // The firmware tables the kernel read (the firmware-table configurations upgrade QEMU's),
+  // matched to the devices as the host loader does, before anything is taken as observed.
+  auto firmware = read_firmware(**reader);
+  EXPECT_TRUE(firmware) << dir << ": " << (firmware ? "" : firmware.error().message);
+  if (firmware) m.host.firmware = std::move(*firmware);
+  match_firmware_regions(m.host);
   // virtio-iommu regions come from the device's PROBE reply, which sysfs does not show: only
   // there may the observed regions be taken as firmware input. QEMU's virtio-iommu on x86
   // probes the MSI window [0xfee00000, 0xfeefffff] as msi, so the driver adds no SW_MSI.
   bool virtio = !m.host.iommus.empty() && m.host.iommus.front().driver == "virtio";
   std::vector<ObservedNote> explained = explain_observed_regions(m.host);
-  if (!virtio && awaiting_table_derivation(dir.filename().string())) {
-    EXPECT_FALSE(explained.empty())
-        << dir << ": the model now explains every region; take it off awaiting_table_derivation";
-  } else if (!virtio) {
+  if (!virtio) {
     EXPECT_TRUE(explained.empty()) << dir << ": the driver model left regions unexplained: "
                                    << (explained.empty() ? "" : explained.front().message);
   }
