@@ -13,8 +13,10 @@
 // The allocator's calls are the hot ones (bench/c_api_bench.cc measures them against C++).
 // On their path: slots are found through constant-initialised globals (no function-local
 // static guard, no call; the first 1024 without loading a chunk pointer), an allocator
-// handle's slot points at the IovaAllocator itself (no wrapper object to load first), and the
-// exception guard is inlined into each function.
+// handle's slot points at the IovaAllocator itself (no wrapper object to load first), the
+// exception guard is inlined and every message is built out of line. iovamap_allocator_alloc
+// and iovamap_allocator_free themselves live in src/iova_allocator.cc, so that the allocator's
+// cached path is inlined into them; the handle table they share is src/c_api_handles.h.
 #include "iovamap/iovamap.h"
 
 #include <array>
@@ -27,6 +29,7 @@
 #include <string>
 #include <vector>
 
+#include "c_api_handles.h"
 #include "iovamap/container.h"
 #include "iovamap/device_selection.h"
 #include "iovamap/host_loader.h"
@@ -37,9 +40,11 @@
 // The opaque types are never defined: handles are values (see the file comment).
 
 namespace iovamap {
-namespace {
+namespace c_api {
 
+namespace {
 thread_local std::string t_last_error;
+}  // namespace
 
 int fail(int code, std::string message) {
   t_last_error = std::move(message);
@@ -48,13 +53,16 @@ int fail(int code, std::string message) {
 int fail(const Error& e) {
   return fail(e.code, e.message);
 }
+int fail_cold(int code, const char* message) {
+  return fail(code, message);
+}
+void keep_error(const Error& e) {
+  fail(e);
+}
 
-// Runs `body`, which returns 0 or a negative errno, keeping exceptions inside. Inlined: the
-// guard costs nothing until something throws, but a call to it would cost every function.
-template <class F>
-[[gnu::always_inline]] inline int guarded(const char* what, F&& body) noexcept {
+int exception_to_errno(const char* what) noexcept {
   try {
-    return body();
+    throw;
   } catch (const std::bad_alloc&) {
     return fail(ENOMEM, std::string(what) + ": out of memory");
   } catch (const std::exception& e) {
@@ -66,39 +74,10 @@ template <class F>
 
 // ---- the handle table ----------------------------------------------------------------------
 
-enum class Tag : uintptr_t { kHost = 1, kReport = 2, kChecker = 3, kAllocator = 4 };
-
-constexpr unsigned kSlotBits = 20;  // 2^20 live handles
-constexpr unsigned kTagBits = 4;
-constexpr unsigned kChunkBits = 10;
-constexpr uintptr_t kSlotMask = (uintptr_t{1} << kSlotBits) - 1;
-constexpr size_t kChunkSize = size_t{1} << kChunkBits;
-constexpr size_t kChunks = size_t{1} << (kSlotBits - kChunkBits);
-
-struct Slot {
-  std::atomic<uintptr_t> handle{0};  // the live handle's value, 0 when free
-  std::atomic<void*> object{nullptr};
-};
-
-// The chunks of slots, read by every look-up without a lock. Constant-initialised and trivially
-// destructible: usable from the first call to the very end of the process, with no guard. The
-// first chunk is static, so that a program with fewer than 1024 live handles finds its slot
-// without loading a chunk pointer first (one dependent load less on every call).
 constinit Slot g_first_chunk[kChunkSize];
 constinit std::array<std::atomic<Slot*>, kChunks> g_chunks{g_first_chunk};
 
-// The object of a live handle of type `tag`, or nullptr.
-inline void* find_object(Tag tag, uintptr_t h) {
-  if (((h >> kSlotBits) & ((uintptr_t{1} << kTagBits) - 1)) != static_cast<uintptr_t>(tag))
-    return nullptr;
-  uintptr_t index = h & kSlotMask;
-  Slot* chunk = index < kChunkSize ? g_first_chunk
-                                   : g_chunks[index >> kChunkBits].load(std::memory_order_acquire);
-  if (!chunk) return nullptr;
-  Slot& s = chunk[index & (kChunkSize - 1)];
-  if (s.handle.load(std::memory_order_acquire) != h) return nullptr;
-  return s.object.load(std::memory_order_relaxed);
-}
+namespace {
 
 class HandleTable {
  public:
@@ -175,12 +154,6 @@ struct CheckerObject {
   std::string reason;  // the last verdict's
 };
 
-// The tag of each handle type's object. An allocator handle's slot holds the IovaAllocator.
-template <class T>
-constexpr Tag kTagOf = T::kTag;
-template <>
-constexpr Tag kTagOf<IovaAllocator> = Tag::kAllocator;
-
 constexpr const char* kind_name(Tag tag) {
   switch (tag) {
     case Tag::kHost:
@@ -195,10 +168,7 @@ constexpr const char* kind_name(Tag tag) {
   return "handle";
 }
 
-template <class T, class H>
-T* lookup(const H* handle) {
-  return static_cast<T*>(find_object(kTagOf<T>, reinterpret_cast<uintptr_t>(handle)));
-}
+}  // namespace
 
 int bad_handle(Tag tag) {
   return fail(EBADF, std::string("not a live iovamap ") + kind_name(tag) +
@@ -230,6 +200,8 @@ int destroy(H* handle) {
 int null_argument(const char* function, const char* name) {
   return fail(EINVAL, std::string(function) + ": " + name + " is NULL");
 }
+
+namespace {
 
 // Reads `count` C strings; EINVAL when the array or one string is NULL.
 Result<std::vector<std::string>> strings(const char* const* list, size_t count, const char* what) {
@@ -296,9 +268,11 @@ Result<std::vector<uint32_t>> selected(const Host& host, const char* const* sele
 }
 
 }  // namespace
+}  // namespace c_api
 }  // namespace iovamap
 
-using namespace iovamap;  // NOLINT: the C functions below are outside the namespace
+using namespace iovamap;         // NOLINT: the C functions below are outside the namespace
+using namespace iovamap::c_api;  // NOLINT: the C functions below are outside the namespace
 
 // The library is compiled with hidden visibility; the C API is what libiovamap.so exports
 // (with src/libiovamap.map naming it).
@@ -615,27 +589,6 @@ int iovamap_allocator_destroy(iovamap_allocator* alloc) {
   return destroy<IovaAllocator>(alloc);
 }
 
-int iovamap_allocator_alloc(iovamap_allocator* alloc, uint64_t size, uint64_t limit,
-                            uint64_t alignment, iovamap_range* out) {
-  return guarded("iovamap_allocator_alloc", [&] {
-    IovaAllocator* a = lookup<IovaAllocator>(alloc);
-    if (!a) [[unlikely]]
-      return bad_handle(Tag::kAllocator);
-    if (!out) [[unlikely]]
-      return null_argument("iovamap_allocator_alloc", "out");
-    if (limit == 0) [[unlikely]]
-      return fail(EINVAL,
-                  "iovamap_allocator_alloc: limit 0 (the limit is the highest address "
-                  "allowed, e.g. 0xffffffff)");
-    Result<Range> r = a->allocate(size, {.limit = limit, .alignment = alignment});
-    if (!r) [[unlikely]]
-      return fail(r.error());
-    out->first = r->first;
-    out->last = r->last;
-    return 0;
-  });
-}
-
 int iovamap_allocator_alloc_at(iovamap_allocator* alloc, uint64_t iova, uint64_t size,
                                iovamap_range* out) {
   return guarded("iovamap_allocator_alloc_at", [&] {
@@ -649,21 +602,7 @@ int iovamap_allocator_alloc_at(iovamap_allocator* alloc, uint64_t iova, uint64_t
   });
 }
 
-int iovamap_allocator_free(iovamap_allocator* alloc, const iovamap_range* block) {
-  return guarded("iovamap_allocator_free", [&] {
-    IovaAllocator* a = lookup<IovaAllocator>(alloc);
-    if (!a) [[unlikely]]
-      return bad_handle(Tag::kAllocator);
-    if (!block) [[unlikely]]
-      return null_argument("iovamap_allocator_free", "block");
-    if (block->first > block->last) [[unlikely]]
-      return fail(EINVAL, "iovamap_allocator_free: block has first > last");
-    Status s = a->free(Range{block->first, block->last});
-    if (!s) [[unlikely]]
-      return fail(s.error());
-    return 0;
-  });
-}
+// iovamap_allocator_alloc and iovamap_allocator_free are in src/iova_allocator.cc.
 
 int iovamap_allocator_get_stats(const iovamap_allocator* alloc, iovamap_allocator_stats* out) {
   return guarded("iovamap_allocator_get_stats", [&] {

@@ -6,6 +6,9 @@
 // overflow and IOVA 0 is never handed out.
 #include "iovamap/iova_allocator.h"
 
+#include "iovamap/iovamap.h"
+
+#include "c_api_handles.h"
 #include "extent_tree.h"
 #include "spin_lock.h"
 
@@ -19,6 +22,7 @@
 #include <algorithm>
 #include <atomic>
 #include <bit>
+#include <cstddef>
 #include <cstring>
 #include <mutex>
 #include <thread>
@@ -420,6 +424,40 @@ struct IovaAllocator::Impl {
     return Range{start << shift, ((start + size) << shift) - 1};
 #endif
   }
+
+  // What the per-thread cache did for an allocation: handed out a block, had none for a
+  // cacheable request (the slow path need not look again), or was not asked.
+  enum class CacheTry { kHit, kMiss, kSkipped };
+
+  // The hot path of allocate and allocate_into: a cached size class at natural alignment,
+  // taken from this thread's cache.
+  [[gnu::always_inline]] CacheTry cached_allocate(uint64_t size, const AllocOptions& options,
+                                                  Range& out) {
+    if (!caches || !options.use_cache || options.alignment != 0 ||
+        size - 1 >= (kRoundBelow << shift) ||
+        (options.policy != DmaPolicy::kTopDown && options.limit > 0xffffffffull)) {
+      return CacheTry::kSkipped;
+    }
+    const unsigned k = static_cast<unsigned>(ceil_log2(((size - 1) >> shift) + 1));
+    uint64_t limit, start;
+    if (!limit_pfn(options.limit, limit)) return CacheTry::kSkipped;
+    if (!cache_pop(k, limit, start)) return CacheTry::kMiss;
+    out = to_range(start, uint64_t{1} << k);
+    return CacheTry::kHit;
+  }
+
+  // The hot path of free and free_into: a naturally aligned block of a cached class into this
+  // thread's cache. False: the slow path must take it (or refuse it).
+  [[gnu::always_inline]] bool cached_free(const Range& block) {
+    const uint64_t low_bits = granule - 1;
+    if (!caches || ((block.first | ~block.last) & low_bits) != 0 || block.first > block.last)
+      return false;
+    const uint64_t first = block.first >> shift;
+    const uint64_t granules = ((block.last - block.first) >> shift) + 1;
+    return granules <= kRoundBelow && is_pow2(granules) && (first & (granules - 1)) == 0 &&
+           usable_holds(block) &&
+           cache_push(static_cast<unsigned>(std::countr_zero(granules)), first);
+  }
 };
 
 ThreadCaches::~ThreadCaches() {
@@ -472,19 +510,35 @@ Result<std::unique_ptr<IovaAllocator>> IovaAllocator::create(const RangeSet& usa
 }
 
 Result<Range> IovaAllocator::allocate(uint64_t size, const AllocOptions& options) {
-  Impl& m = *impl_;
-  // The hot path: a cached size class at natural alignment, found in this thread's cache.
-  if (m.caches && options.use_cache && options.alignment == 0 &&
-      size - 1 < (kRoundBelow << m.shift) &&
-      (options.policy == DmaPolicy::kTopDown || options.limit <= 0xffffffffull)) {
-    const unsigned k = static_cast<unsigned>(ceil_log2(((size - 1) >> m.shift) + 1));
-    uint64_t limit, start;
-    if (m.limit_pfn(options.limit, limit)) {
-      if (m.cache_pop(k, limit, start)) return m.to_range(start, uint64_t{1} << k);
+  Range r;
+  switch (impl_->cached_allocate(size, options, r)) {
+    case Impl::CacheTry::kHit:
+      return r;
+    case Impl::CacheTry::kMiss:
       return allocate_slow(size, options, true);
-    }
+    case Impl::CacheTry::kSkipped:
+      break;
   }
   return allocate_slow(size, options, false);
+}
+
+int IovaAllocator::allocate_into(uint64_t size, const AllocOptions& options, Range& out,
+                                 ErrorSink on_error) {
+  const Impl::CacheTry t = impl_->cached_allocate(size, options, out);
+  if (t == Impl::CacheTry::kHit) [[likely]]
+    return 0;
+  return allocate_into_slow(size, options, t == Impl::CacheTry::kMiss, out, on_error);
+}
+
+int IovaAllocator::allocate_into_slow(uint64_t size, const AllocOptions& options, bool tried_cache,
+                                      Range& out, ErrorSink on_error) {
+  Result<Range> r = allocate_slow(size, options, tried_cache);
+  if (r) {
+    out = *r;
+    return 0;
+  }
+  if (on_error) on_error(r.error());
+  return r.error().code;
 }
 
 Result<Range> IovaAllocator::allocate_slow(uint64_t size, const AllocOptions& options,
@@ -561,24 +615,26 @@ Result<Range> IovaAllocator::allocate_at(uint64_t iova, uint64_t size) {
 }
 
 Status IovaAllocator::free(const Range& block, bool use_cache) {
-  Impl& m = *impl_;
-  // The hot path: a naturally aligned block of a cached class into this thread's cache.
-  const uint64_t low_bits = m.granule - 1;
-  if (m.caches && use_cache && ((block.first | ~block.last) & low_bits) == 0 &&
-      block.first <= block.last) {
-    const uint64_t first = block.first >> m.shift;
-    const uint64_t granules = ((block.last - block.first) >> m.shift) + 1;
-    if (granules <= kRoundBelow && is_pow2(granules) && (first & (granules - 1)) == 0 &&
-        m.usable_holds(block)) {
-      if (m.cache_push(static_cast<unsigned>(std::countr_zero(granules)), first)) {
-        // Default-initialised, not value-initialised (`return {}`): the latter zero-fills the
-        // whole Status (a `rep stos`) before constructing it, a third of a cached free.
-        Status done;
-        return done;
-      }
-    }
+  if (use_cache && impl_->cached_free(block)) {
+    // Default-initialised, not value-initialised (`return {}`): the latter zero-fills the
+    // whole Status (a `rep stos`) before constructing it, a third of a cached free.
+    Status done;
+    return done;
   }
   return free_slow(block);
+}
+
+int IovaAllocator::free_into(const Range& block, ErrorSink on_error) {
+  if (impl_->cached_free(block)) [[likely]]
+    return 0;
+  return free_into_slow(block, on_error);
+}
+
+int IovaAllocator::free_into_slow(const Range& block, ErrorSink on_error) {
+  Status s = free_slow(block);
+  if (s) return 0;
+  if (on_error) on_error(s.error());
+  return s.error().code;
 }
 
 Status IovaAllocator::free_slow(const Range& block) {
@@ -644,3 +700,65 @@ uint64_t IovaAllocator::granule() const {
 }
 
 }  // namespace iovamap
+
+// ---- the C API's two hot calls ---------------------------------------------------------------
+// iovamap_allocator_alloc and iovamap_allocator_free (include/iovamap/iovamap.h) live here, not
+// in src/c_api.cc, so that allocate_into's and free_into's cached paths are inlined into them:
+// a C call then costs the handle check and one call, as the C++ call costs one call
+// (bench/c_api_bench.cc measures both). They are C API functions in every other respect:
+// src/c_api_handles.h's handle look-up, errors kept for iovamap_last_error, no exception out.
+
+using namespace iovamap;         // NOLINT: the C functions below are outside the namespace
+using namespace iovamap::c_api;  // NOLINT
+
+static_assert(sizeof(iovamap_range) == sizeof(iovamap::Range) &&
+                  offsetof(iovamap_range, first) == offsetof(iovamap::Range, first) &&
+                  offsetof(iovamap_range, last) == offsetof(iovamap::Range, last),
+              "iovamap_range and Range are copied into each other byte for byte");
+
+// The library is compiled with hidden visibility; these are exported (src/libiovamap.map).
+#pragma GCC visibility push(default)
+extern "C" {
+
+[[gnu::flatten]] int iovamap_allocator_alloc(iovamap_allocator* alloc, uint64_t size,
+                                             uint64_t limit, uint64_t alignment,
+                                             iovamap_range* out) {
+  return guarded("iovamap_allocator_alloc", [&] {
+    IovaAllocator* a = lookup<IovaAllocator>(alloc);
+    if (!a) [[unlikely]]
+      return bad_handle(Tag::kAllocator);
+    if (!out) [[unlikely]]
+      return null_argument("iovamap_allocator_alloc", "out");
+    if (limit == 0) [[unlikely]]
+      return fail_cold(EINVAL,
+                       "iovamap_allocator_alloc: limit 0 (the limit is the highest address "
+                       "allowed, e.g. 0xffffffff)");
+    Range r;
+    if (int code = a->allocate_into(size, {.limit = limit, .alignment = alignment}, r, keep_error);
+        code != 0) [[unlikely]]
+      return -code;
+    // One 16-byte copy, as the block was built: two 8-byte stores read back by the caller
+    // with one 16-byte load (a struct copy) would stall store-to-load forwarding.
+    std::memcpy(out, &r, sizeof r);
+    return 0;
+  });
+}
+
+[[gnu::flatten]] int iovamap_allocator_free(iovamap_allocator* alloc, const iovamap_range* block) {
+  return guarded("iovamap_allocator_free", [&] {
+    IovaAllocator* a = lookup<IovaAllocator>(alloc);
+    if (!a) [[unlikely]]
+      return bad_handle(Tag::kAllocator);
+    if (!block) [[unlikely]]
+      return null_argument("iovamap_allocator_free", "block");
+    if (block->first > block->last) [[unlikely]]
+      return fail_cold(EINVAL, "iovamap_allocator_free: block has first > last");
+    if (int code = a->free_into(Range{block->first, block->last}, keep_error); code != 0)
+        [[unlikely]]
+      return -code;
+    return 0;
+  });
+}
+
+}  // extern "C"
+#pragma GCC visibility pop

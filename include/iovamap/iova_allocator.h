@@ -133,6 +133,18 @@ class IovaAllocator {
   // no fit exists after the caches were returned.
   Result<Range> allocate(uint64_t size, const AllocOptions& options = {});
 
+  // Called with the error of a failed allocate_into or free_into, before it returns.
+  using ErrorSink = void (*)(const Error& error);
+
+  // The same allocation as `allocate`, reported without a Result, for callers whose every
+  // nanosecond counts (the C API calls this): returns 0 and sets `out`, or returns the errno
+  // that `allocate` would have returned after passing its error to `on_error` (when not null).
+  // A cache hit constructs nothing: no Result, no Error.
+  //   Range r;
+  //   if (alloc.allocate_into(4096, {.limit = 0xffffffffff}, r) != 0) { /* ENOMEM, EINVAL */ }
+  int allocate_into(uint64_t size, const AllocOptions& options, Range& out,
+                    ErrorSink on_error = nullptr);
+
   // Allocates exactly [iova, iova + size - 1] (size rounded up to whole granules; no power of
   // two rounding). EINVAL when iova is not granule-aligned, size is 0, the range wraps, or it
   // is not inside one usable range (a hole, IOVA 0); EBUSY when part of it is live.
@@ -143,6 +155,10 @@ class IovaAllocator {
   // neighbours. EINVAL when the range is not granule-aligned, not usable, or overlaps free
   // space in the tree (a double free detected).
   Status free(const Range& block, bool use_cache = true);
+
+  // `free` reported without a Status (see allocate_into): 0, or the errno `free` would have
+  // returned, after passing its error to `on_error` (when not null).
+  int free_into(const Range& block, ErrorSink on_error = nullptr);
 
   // Returns every cached block to the tree (what happens automatically before a failure).
   void release_caches();
@@ -160,6 +176,10 @@ class IovaAllocator {
   [[gnu::noinline]] Result<Range> allocate_slow(uint64_t size, const AllocOptions& options,
                                                 bool tried_cache);
   [[gnu::noinline]] Status free_slow(const Range& block);
+  // allocate_into and free_into past the caches: the slow paths' Result turned into an errno.
+  [[gnu::noinline]] int allocate_into_slow(uint64_t size, const AllocOptions& options,
+                                           bool tried_cache, Range& out, ErrorSink on_error);
+  [[gnu::noinline]] int free_into_slow(const Range& block, ErrorSink on_error);
   std::shared_ptr<Impl> impl_;  // shared with the threads' cache lists, which may outlive it
 };
 
