@@ -100,6 +100,21 @@ struct DtWalk {
 
 }  // namespace
 
+Status set_firmware_table(Firmware& fw, std::string_view signature, std::string_view bytes) {
+  auto set = [&](auto parse, auto& slot) -> Status {
+    auto parsed = parse(bytes);
+    if (!parsed) return parsed.error();
+    slot = std::move(*parsed);
+    return {};
+  };
+  if (signature == "DMAR") return set(parse_dmar, fw.dmar);
+  if (signature == "IVRS") return set(parse_ivrs, fw.ivrs);
+  if (signature == "IORT") return set(parse_iort, fw.iort);
+  if (signature == "VIOT") return set(parse_viot, fw.viot);
+  return make_error(EINVAL, "'" + std::string(signature) +
+                                "' is not a table iovamap reads (DMAR, IVRS, IORT, VIOT)");
+}
+
 Result<Firmware> read_firmware(SysfsReader& reader) {
   Firmware fw;
   IOVAMAP_RETURN_IF_ERROR(read_table(reader, "DMAR", parse_dmar, &fw.dmar));

@@ -435,5 +435,93 @@ TEST(FirmwareMatchLab, AmdIvmdsAreDerivedNotObserved) {
   expect_all_derived(*loaded, 9);
 }
 
+// A topology file may declare the ACPI tables (docs/topology.md, [firmware]): the host loader
+// reads them relative to the file and matches them as it does a live host's. Here the lab's
+// real DMAR with three RMRRs (tests/data/lab-intel39rmrr-612), which the 6.12 kernel turned into
+// the regions the fixture's sysfs shows.
+TEST(FirmwareMatchTopology, DeclaredTablesGiveTheKernelsRegions) {
+  TempDir dir;
+  fs::copy_file(IOVAMAP_SOURCE_DIR
+                "/tests/data/lab-intel39rmrr-612/root/sys/firmware/acpi/tables/DMAR",
+                dir.path() / "DMAR.bin");
+  write_all(dir.path() / "host.toml", R"(kernel = "6.12"
+[firmware]
+dmar = "DMAR.bin"
+[[iommu]]
+name = "dmar0"
+driver = "intel"
+intel-cap = "0xd2008c22260206"
+[[group]]
+id = 5
+iommu = "dmar0"
+[[group.device]]
+bdf = "0000:00:05.0"
+class = "0x00ff00"
+[[group]]
+id = 6
+iommu = "dmar0"
+[[group.device]]
+bdf = "0000:00:1d.0"
+class = "0x0c0300"
+firmware-dma-bits = 36
+)");
+  Result<LoadedHost> loaded = load_host(
+      HostSpec{.source = HostSource::kTopology, .path = (dir.path() / "host.toml").string()});
+  ASSERT_TRUE(loaded) << loaded.error().message;
+  const Group* g5 = loaded->host.find_group(5);
+  const Group* g6 = loaded->host.find_group(6);
+  ASSERT_TRUE(g5 && g6);
+  EXPECT_EQ(details(g5->devices[0]), Strings{"DMAR RMRR 1, scope 00:05.0"});
+  Result<GroupModel> m5 = model_group(loaded->host, *g5, Policy::kKernel);
+  Result<GroupModel> m6 = model_group(loaded->host, *g6, Policy::kKernel);
+  ASSERT_TRUE(m5 && m6);
+  // The fixture's sysfs, byte for byte (its MSI window included).
+  EXPECT_EQ(m5->regions.to_sysfs(),
+            read_all(IOVAMAP_SOURCE_DIR
+                     "/tests/data/lab-intel39rmrr-612/root/sys/kernel/iommu_groups/5/"
+                     "reserved_regions"));
+  EXPECT_EQ(m6->regions.to_sysfs(),
+            "0x00000000bf000000 0x00000000bf0fffff direct-relaxable\n"
+            "0x00000000fee00000 0x00000000feefffff msi\n");
+  // The declared interconnect limit is the device's firmware limit.
+  ASSERT_TRUE(g6->devices[0].firmware_dma_limit);
+  EXPECT_EQ(g6->devices[0].firmware_dma_limit->last, 0xfffffffffull);
+  EXPECT_NE(g6->devices[0].firmware_dma_limit->detail.find("host.toml:20: firmware-dma-bits 36"),
+            std::string::npos)
+      << g6->devices[0].firmware_dma_limit->detail;
+}
+
+TEST(FirmwareMatchTopology, BadTableFilesAreErrorsNamingTheLine) {
+  TempDir dir;
+  const std::string topo = (dir.path() / "host.toml").string();
+  auto load = [&](const std::string& text) {
+    write_all(topo, text);
+    return load_host(HostSpec{.source = HostSource::kTopology, .path = topo});
+  };
+  // Absent.
+  Result<LoadedHost> r = load("kernel = \"6.12\"\n[firmware]\nivrs = \"IVRS.bin\"\n");
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message.find("host.toml:3"), std::string::npos) << r.error().message;
+  EXPECT_EQ(r.error().code, ENOENT);
+  // Not the table it claims to be: the parser's error, with the file.
+  fs::copy_file(IOVAMAP_SOURCE_DIR
+                "/tests/data/lab-intel39rmrr-612/root/sys/firmware/acpi/tables/DMAR",
+                dir.path() / "IVRS.bin");
+  r = load("[firmware]\nivrs = \"IVRS.bin\"\n");
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message.find("host.toml:2: "), std::string::npos) << r.error().message;
+  EXPECT_NE(r.error().message.find("IVRS.bin"), std::string::npos) << r.error().message;
+  EXPECT_EQ(r.error().code, EINVAL);
+  // Unknown table, wrong shape.
+  r = load("[firmware]\nmadt = \"APIC.bin\"\n");
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message.find("unknown key 'madt' in [firmware]"), std::string::npos)
+      << r.error().message;
+  r = load("firmware = \"DMAR.bin\"\n");
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message.find("'firmware' must be a table"), std::string::npos)
+      << r.error().message;
+}
+
 }  // namespace
 }  // namespace iovamap

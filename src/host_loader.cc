@@ -2,6 +2,7 @@
 #include "iovamap/host_loader.h"
 
 #include <algorithm>
+#include <filesystem>
 
 #include "iovamap/device_selection.h"
 #include "iovamap/discovery.h"
@@ -34,7 +35,33 @@ Result<LoadedHost> load_host(const HostSpec& spec) {
   out.source = spec.source;
   if (spec.source == HostSource::kTopology) {
     IOVAMAP_ASSIGN_OR_RETURN(std::string text, read_input_file(spec.path, kMaxTopologyBytes));
-    IOVAMAP_ASSIGN_OR_RETURN(out.host, parse_topology(text, spec.path));
+    std::vector<TopologyTableRef> tables;
+    IOVAMAP_ASSIGN_OR_RETURN(out.host, parse_topology(text, spec.path, &tables));
+    if (!tables.empty()) {
+      // The ACPI tables the file declares, read relative to it, then matched as a live host's
+      // are. No sysfs: devices sit on their root bus for DMAR scopes, and named components
+      // have no ACPI path for IORT limits.
+      for (const TopologyTableRef& t : tables) {
+        const std::filesystem::path file = std::filesystem::path(spec.path).parent_path() / t.path;
+        Result<std::string> bytes = read_input_file(file.string(), kMaxAcpiTableBytes);
+        if (!bytes) return bytes.error().with_context(t.where);
+        Status set = set_firmware_table(out.host.firmware, t.signature, *bytes);
+        if (!set) return set.error().with_context(t.where + ": " + file.string());
+      }
+      for (FirmwareMatchNote& n : match_firmware_regions(out.host))
+        out.notes.push_back({n.group_id, std::move(n.message)});
+      // A limit the file declares (firmware-dma-bits) wins over the tables'.
+      std::vector<std::optional<FirmwareDmaLimit>> declared;
+      for (const Group& g : out.host.groups)
+        for (const Device& d : g.devices) declared.push_back(d.firmware_dma_limit);
+      FakeSysfs none;
+      for (FirmwareMatchNote& n : apply_firmware_dma_limits(out.host, none))
+        out.notes.push_back({n.group_id, std::move(n.message)});
+      size_t i = 0;
+      for (Group& g : out.host.groups)
+        for (Device& d : g.devices)
+          if (std::optional<FirmwareDmaLimit>& mine = declared[i++]) d.firmware_dma_limit = mine;
+    }
   } else {
     out.root = spec.path.empty() ? "/" : spec.path;
     std::unique_ptr<SysfsReader> opened;

@@ -199,6 +199,16 @@ Result<Device> get_device(const Ctx& ctx, const toml::node& node, const std::str
                        "topology " + ctx.file + ":" + std::to_string(n.source().begin.line);
                    return {};
                  }},
+                {"firmware-dma-bits",
+                 [&](const toml::node& n) -> Status {
+                   IOVAMAP_ASSIGN_OR_RETURN(unsigned bits, get_bits(ctx, n, "firmware-dma-bits"));
+                   dev.firmware_dma_limit = FirmwareDmaLimit{
+                       bits >= 64 ? kMaxAddress : (uint64_t{1} << bits) - 1,
+                       "topology " + ctx.file + ":" + std::to_string(n.source().begin.line) +
+                           ": firmware-dma-bits " + std::to_string(bits) +
+                           " (the interconnect's limit, declared)"};
+                   return {};
+                 }},
                 {"dma-mask-bits",
                  [&](const toml::node& n) -> Status {
                    IOVAMAP_ASSIGN_OR_RETURN(dev.dma_mask_bits, get_bits(ctx, n, "dma-mask-bits"));
@@ -388,7 +398,8 @@ Result<Group> get_group(const Ctx& ctx, const toml::node& node) {
 
 }  // namespace
 
-Result<Host> parse_topology(std::string_view text, const std::string& file_name) {
+Result<Host> parse_topology(std::string_view text, const std::string& file_name,
+                            std::vector<TopologyTableRef>* tables) {
   // ASCII only: Debian's toml++ 3.3 reaches an unreachable branch (undefined behaviour) when it
   // meets some non-ASCII characters where whitespace may stand (found by topology_fuzz: a file
   // starting with U+FE7F). Refusing every non-ASCII byte keeps such input away from it.
@@ -455,6 +466,29 @@ Result<Host> parse_topology(std::string_view text, const std::string& file_name)
         [&](const toml::node& n) -> Status {
           IOVAMAP_ASSIGN_OR_RETURN(bool v, get_bool(ctx, n, "msi-isolated"));
           host.msi = MsiEvidence{v, file_name + ":" + std::to_string(n.source().begin.line)};
+          return {};
+        }},
+       {"firmware",
+        [&](const toml::node& n) -> Status {
+          const toml::table* t = n.as_table();
+          if (t == nullptr) return ctx.at(n, "'firmware' must be a table: [firmware]");
+          std::vector<TopologyTableRef> refs;
+          auto table_file = [&](const char* key, const char* signature) {
+            return [&, key, signature](const toml::node& f) -> Status {
+              IOVAMAP_ASSIGN_OR_RETURN(std::string path, get_string(ctx, f, key));
+              if (path.empty()) return ctx.at(f, "'" + std::string(key) + "' is empty");
+              refs.push_back(
+                  {signature, path, file_name + ":" + std::to_string(f.source().begin.line)});
+              return {};
+            };
+          };
+          IOVAMAP_RETURN_IF_ERROR(each_key(ctx, *t, "[firmware]",
+                                           {{"dmar", table_file("dmar", "DMAR")},
+                                            {"ivrs", table_file("ivrs", "IVRS")},
+                                            {"iort", table_file("iort", "IORT")},
+                                            {"viot", table_file("viot", "VIOT")}},
+                                           {}));
+          if (tables) tables->insert(tables->end(), refs.begin(), refs.end());
           return {};
         }},
        {"iommu",

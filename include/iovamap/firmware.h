@@ -17,6 +17,7 @@
 #include <cstddef>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "iovamap/acpi_dmar.h"
@@ -49,6 +50,12 @@ struct Firmware {
   std::optional<Viot> viot;
   std::vector<DtDmaRangesNode> dma_ranges;  // in depth-first, name order
 };
+
+// Parses `bytes` as the ACPI table `signature` ("DMAR", "IVRS", "IORT" or "VIOT") into its
+// member of `fw` (a topology file's declared tables). EINVAL for another signature, or the
+// parser's error for a malformed table ("IVRS: IVMD 0 at offset 0x30: ..."); `fw` is unchanged
+// then.
+Status set_firmware_table(Firmware& fw, std::string_view signature, std::string_view bytes);
 
 // Reads and parses the four ACPI tables and the device tree's dma-ranges through `reader`.
 // Errors name the file ("/sys/firmware/acpi/tables/IORT: IORT: node 3 at offset 0xdc: ...");

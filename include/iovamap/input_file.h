@@ -24,8 +24,9 @@
 namespace iovamap {
 
 // The caps, stated where users look for them (docs/design.md repeats them).
-inline constexpr size_t kMaxTopologyBytes = size_t{64} << 20;  // 64 MiB: ~1M groups
-inline constexpr size_t kMaxMapFileBytes = size_t{1} << 30;    // 1 GiB: ~40M mappings
+inline constexpr size_t kMaxTopologyBytes = size_t{64} << 20;   // 64 MiB: ~1M groups
+inline constexpr size_t kMaxMapFileBytes = size_t{1} << 30;     // 1 GiB: ~40M mappings
+inline constexpr size_t kMaxAcpiTableBytes = size_t{16} << 20;  // 16 MiB: a topology's ACPI table
 
 // The whole content of the regular file at `path`, at most `max_bytes`. Errors: ENOENT and the
 // other open(2) errors, EINVAL for a file that is not regular (naming its kind), EISDIR for a

@@ -24,17 +24,30 @@
 //   - Unknown keys are errors (a typo must not silently change the answer).
 //   - Devices keep the file's order: it is the group order, which decides region merging.
 //   - Errors are "FILE:LINE: ..." (and ":COLUMN" for TOML syntax errors).
+//   - parse_topology opens no file: the ACPI tables a `[firmware]` table names are returned as
+//     TopologyTableRef for the host loader (host_loader.h) to read and parse.
 #pragma once
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "iovamap/host.h"
 #include "iovamap/result.h"
 
 namespace iovamap {
 
+// An ACPI table file a topology's `[firmware]` table names (`dmar = "DMAR.bin"`).
+struct TopologyTableRef {
+  std::string signature;  // "DMAR", "IVRS", "IORT" or "VIOT"
+  std::string path;       // as written: relative paths are relative to the topology file
+  std::string where;      // "FILE:LINE", for errors
+};
+
 // Parses a topology; `file_name` names it in errors and in Host::source ("topology FILE").
-Result<Host> parse_topology(std::string_view text, const std::string& file_name);
+// The table files of its `[firmware]` table go to `*tables` when `tables` is not null (and
+// are ignored otherwise).
+Result<Host> parse_topology(std::string_view text, const std::string& file_name,
+                            std::vector<TopologyTableRef>* tables = nullptr);
 
 }  // namespace iovamap
