@@ -428,7 +428,11 @@ Result<VmLayout> vm_layout(const VmConfig& vm, const VmHostCpu& host_cpu,
         "SeaBIOS is 1.16.2 (Debian 12's): from 1.16.3 it puts the 64-bit "
         "window at the top of the address space when phys-bits are trusted");
   }
-  // Pack the BARs from the window's base, largest first, each aligned to its size.
+  // Pack the BARs from the window's base, largest first, each aligned to its size: OVMF's
+  // host bridge tries each aligned address from the aperture's base up (edk2 MdeModulePkg
+  // PciHostBridgeDxe PciHostBridge.c AllocateResource), its PCI bus driver orders a root
+  // bridge's BARs by alignment (PciBusDxe); a lone ivshmem BAR at the base is measured
+  // (tests/vm_lab), the order of several is not.
   if (l.pci64_window) {
     uint64_t next = l.pci64_window->first;
     for (const Bar64& b : bars64) {
