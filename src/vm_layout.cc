@@ -431,8 +431,8 @@ Result<VmLayout> vm_layout(const VmConfig& vm, const VmHostCpu& host_cpu,
   // Pack the BARs from the window's base, largest first, each aligned to its size: OVMF's
   // host bridge tries each aligned address from the aperture's base up (edk2 MdeModulePkg
   // PciHostBridgeDxe PciHostBridge.c AllocateResource), its PCI bus driver orders a root
-  // bridge's BARs by alignment (PciBusDxe); a lone ivshmem BAR at the base is measured
-  // (tests/vm_lab), the order of several is not.
+  // bridge's BARs by alignment (PciBusDxe). Measured in tests/vm_lab for one and two
+  // ivshmem BARs.
   if (l.pci64_window) {
     uint64_t next = l.pci64_window->first;
     for (const Bar64& b : bars64) {

@@ -16,11 +16,11 @@ No guest memory is touched: QEMU reserves RAM and never writes it while paused, 
 hotplug region costs nothing.
 
 Then the BARs: for a second matrix (SeaBIOS, the default, and OVMF from Debian's `ovmf`
-package, q35 and i440fx, RAM sizes, phys-bits, X-PciMmio64Mb, an ivshmem-plain device whose
-BAR 2 is a file-backed memory backend of 256 MiB to 64 GiB: a sparse file, never written),
-it lets the firmware run (TCG, no disk), polls QMP `query-pci` until ivshmem's BAR 2 holds the
-same assigned address twice in a row, and compares it with the RAM-backed BAR mapping
-vm-check predicts. These run two at a time, each with a time limit; without OVMF the OVMF
+package, q35 and i440fx, RAM sizes, phys-bits, X-PciMmio64Mb, one or two ivshmem-plain
+devices whose BAR 2 is a file-backed memory backend of 256 MiB to 64 GiB: a sparse file,
+never written), it lets the firmware run (TCG, no disk), polls QMP `query-pci` until each
+ivshmem's BAR 2 holds the same assigned address twice in a row, and compares them with the
+RAM-backed BAR mappings vm-check predicts. These run two at a time, each with a time limit; without OVMF the OVMF
 rows are skipped (said so, not failed).
 """
 
@@ -87,9 +87,9 @@ MATRIX = [
      ["-M", "pc-q35-7.2", "-m", "6G,slots=2,maxmem=1100G"]),
 ]
 
-# Where the firmware puts ivshmem's BAR 2: (name, firmware, QEMU arguments). Each gets
-# "-object memory-backend-file,id=ivsmem,size=SIZE,share=on,mem-path=TMP" and
-# "-device ivshmem-plain,memdev=ivsmem,id=ivs0" from bar_args.
+# Where the firmware puts ivshmem's BAR 2: (name, firmware, sizes, QEMU arguments). For each
+# size ("256M+4G": two devices) bar_args adds "-object memory-backend-file,id=ivsmemN,
+# size=SIZE,share=on,mem-path=TMP" and "-device ivshmem-plain,memdev=ivsmemN,id=ivsN".
 OVMF_CODE = "/usr/share/OVMF/OVMF_CODE.fd"
 OVMF_VARS = "/usr/share/OVMF/OVMF_VARS.fd"
 BAR_MATRIX = [
@@ -111,6 +111,10 @@ BAR_MATRIX = [
     ("OVMF q35 1G Intel phys-bits=40, X-PciMmio64Mb=131072, 64G BAR: a 128G classic window",
      "ovmf", "64G", ["-M", "pc-q35-7.2", "-m", "1G", "-cpu", "Skylake-Client,phys-bits=40",
                      "-fw_cfg", "name=opt/ovmf/X-PciMmio64Mb,string=131072"]),
+    ("SeaBIOS q35 1G, 256M and 4G BARs: both after RAM, largest first", "seabios", "256M+4G",
+     ["-M", "pc-q35-7.2", "-m", "1G"]),
+    ("OVMF q35 1G qemu64, 256M and 4G BARs: largest first from the window's base", "ovmf",
+     "256M+4G", ["-M", "pc-q35-7.2", "-m", "1G"]),
     ("OVMF i440fx 8G EPYC phys-bits=42, 64G BAR: dynamic window", "ovmf", "64G",
      ["-M", "pc-i440fx-7.2", "-m", "8G", "-cpu", "EPYC,phys-bits=42"]),
 ]
@@ -157,7 +161,7 @@ def predict(iovamap, topology, args):
     return json.loads(p.stdout)
 
 
-def bar_args(firmware, size, args, tmp, n):
+def bar_args(firmware, sizes, args, tmp, n):
     """The configuration's full QEMU arguments (the ivshmem device and, for OVMF, pflash)."""
     full = list(args)
     if firmware == "ovmf":
@@ -165,14 +169,16 @@ def bar_args(firmware, size, args, tmp, n):
         shutil.copyfile(OVMF_VARS, varsfile)
         full += ["-drive", "if=pflash,format=raw,unit=0,readonly=on,file=" + OVMF_CODE,
                  "-drive", "if=pflash,format=raw,unit=1,file=" + varsfile]
-    full += ["-object", "memory-backend-file,id=ivsmem,size=%s,share=on,mem-path=%s" %
-             (size, os.path.join(tmp, "ivshmem%d" % n)),
-             "-device", "ivshmem-plain,memdev=ivsmem,id=ivs0"]
+    for i, size in enumerate(sizes.split("+")):
+        full += ["-object", "memory-backend-file,id=ivsmem%d,size=%s,share=on,mem-path=%s" %
+                 (i, size, os.path.join(tmp, "ivshmem%d-%d" % (n, i))),
+                 "-device", "ivshmem-plain,memdev=ivsmem%d,id=ivs%d" % (i, i)]
     return full
 
 
-def qemu_bar(qemu, args, tmp, n):
-    """Run the firmware and return ivs0's BAR 2 as ((first, last), None), or (None, why)."""
+def qemu_bar(qemu, args, tmp, n, count):
+    """Run the firmware and return ivs0..ivs{count-1}'s BAR 2 as ({id: (first, last)}, None),
+    or (None, why)."""
     cmd = [qemu, "-accel", "tcg", "-display", "none", "-nodefaults", "-no-user-config",
            "-serial", "none", "-qmp", "stdio"] + args
     err_path = os.path.join(tmp, "stderr%d" % n)
@@ -184,7 +190,7 @@ def qemu_bar(qemu, args, tmp, n):
         watchdog = threading.Timer(BAR_TIMEOUT, p.kill)
         watchdog.start()
         try:
-            got = poll_bar(p)
+            got = poll_bar(p, count)
         finally:
             watchdog.cancel()
             if p.poll() is None:
@@ -204,8 +210,8 @@ def qemu_bar(qemu, args, tmp, n):
     return None, "BAR 2 not assigned after %d s" % BAR_TIMEOUT
 
 
-def poll_bar(p):
-    """Poll QMP query-pci until ivs0's BAR 2 holds the same address twice, 0.5 s apart."""
+def poll_bar(p, count):
+    """Poll QMP query-pci until every ivsN's BAR 2 holds the same address twice, 0.5 s apart."""
 
     def execute(command):
         try:
@@ -228,38 +234,46 @@ def poll_bar(p):
         devices = execute("query-pci")
         if devices is None:
             return None
-        got = None
+        got = {}
         for bus in devices:
             for dev in bus["devices"]:
-                if dev.get("qdev_id") != "ivs0":
+                if not dev.get("qdev_id", "").startswith("ivs"):
                     continue
                 for r in dev["regions"]:
                     # QMP gives an unassigned BAR (or one whose decoding is off) as -1.
                     address = r.get("address", -1) & UNASSIGNED
                     if r["bar"] == 2 and address != UNASSIGNED:
-                        got = (address, address + r["size"] - 1)
-        if got and got == last:
+                        got[dev["qdev_id"]] = (address, address + r["size"] - 1)
+        if len(got) == count and got == last:
             return got
         last = got
         time.sleep(0.5)
 
 
 def run_bar_config(qemu, iovamap, topology, tmp, n, config):
-    name, firmware, size, args = config
-    full = bar_args(firmware, size, args, tmp, n)
+    name, firmware, sizes, args = config
+    count = len(sizes.split("+"))
+    full = bar_args(firmware, sizes, args, tmp, n)
     start = time.monotonic()
-    got, why = qemu_bar(qemu, full, tmp, n)
+    got, why = qemu_bar(qemu, full, tmp, n, count)
     seconds = time.monotonic() - start
-    try:
-        os.unlink(os.path.join(tmp, "ivshmem%d" % n))
-    except OSError:
-        pass
+    for i in range(count):
+        try:
+            os.unlink(os.path.join(tmp, "ivshmem%d-%d" % (n, i)))
+        except OSError:
+            pass
     pred = predict(iovamap, topology, full)
-    want = None
+    want = {}
     for m in pred["mappings"]:
-        if m["name"] == "ivshmem ivs0 BAR 2":
-            want = (int(m["first"], 16), int(m["last"], 16))
-    fmt = lambda r: "[%s, %s]" % (hex(r[0]), hex(r[1])) if r else "none"
+        match = re.fullmatch(r"ivshmem (ivs\d+) BAR 2", m["name"])
+        if match:
+            want[match.group(1)] = (int(m["first"], 16), int(m["last"], 16))
+
+    def fmt(bars):
+        if not bars:
+            return "none"
+        return ", ".join("%s [%s, %s]" % (k, hex(v[0]), hex(v[1])) for k, v in sorted(bars.items()))
+
     if why:
         return False, "DIFFER  %s (%.1f s): %s; predicted %s\n        %s" % (
             name, seconds, why, fmt(want), " ".join(full))
