@@ -74,7 +74,45 @@ struct Bar64 {
   uint64_t size;
   bool ram;  // RAM-backed (ivshmem)
   size_t line;
+  bool prefetch = true;
+  bool is64 = true;
+  bool placed = true;  // false: only sized (ivshmem's register BAR 0), not a mapping
 };
+
+// SeaBIOS 1.16.2 src/fw/pciinit.c: one root-bus memory region (MEM or PREFMEM) and its BARs,
+// largest first (pci_region_create_entry keeps them sorted), each at least 4 KiB
+// (PCI_DEVICE_MEM_MIN).
+struct SeabiosRegion {
+  std::vector<const Bar64*> bars;
+  uint64_t base = 0;
+  u128 sum() const {
+    u128 s = 0;
+    for (const Bar64* b : bars) s += std::max<uint64_t>(b->size, 4096);
+    return s;
+  }
+  // pci_region_align: the first (largest) entry's, 1 when empty.
+  uint64_t align() const { return bars.empty() ? 1 : std::max<uint64_t>(bars[0]->size, 4096); }
+};
+
+uint64_t align_down(uint64_t v, uint64_t a) {
+  return a == 0 ? v : v / a * a;
+}
+
+// pciinit.c pci_bios_init_root_regions_mem: the region with the smaller alignment goes at the
+// top of the 32-bit window (ending at 0xfec00000), the other right below it, each base
+// aligned down; false when the lower one starts below pcimem_start.
+bool seabios_place_32(SeabiosRegion& mem, SeabiosRegion& pref, uint64_t pcimem_start) {
+  SeabiosRegion* top = &pref;
+  SeabiosRegion* below = &mem;
+  if (mem.align() < pref.align()) std::swap(top, below);
+  u128 sum_top = top->sum();
+  if (sum_top > kPciMem32End) return false;
+  top->base = align_down(kPciMem32End - static_cast<uint64_t>(sum_top), top->align());
+  u128 sum_below = below->sum();
+  if (sum_below > top->base) return false;
+  below->base = align_down(top->base - static_cast<uint64_t>(sum_below), below->align());
+  return below->base >= pcimem_start;
+}
 
 }  // namespace
 
@@ -261,7 +299,7 @@ Result<VmLayout> vm_layout(const VmConfig& vm, const VmHostCpu& host_cpu,
       if (b.device.find(d.address) != std::string::npos ||
           d.address.find(b.device.substr(5)) != std::string::npos)
         line = d.line;
-    (b.is64 ? bars64 : bars32).push_back({name, b.size, false, line});
+    (b.is64 ? bars64 : bars32).push_back({name, b.size, false, line, b.prefetch, b.is64});
   }
   std::stable_sort(bars64.begin(), bars64.end(),
                    [](const Bar64& a, const Bar64& b) { return a.size > b.size; });
@@ -308,43 +346,93 @@ Result<VmLayout> vm_layout(const VmConfig& vm, const VmHostCpu& host_cpu,
         "AMD HyperTransport E820 entry, from 202308 it caps phys-bits at 46, from 202505 "
         "X-PciMmio64Mb turns the dynamic window off");
   } else {
-    // SeaBIOS 1.16.2 (Debian 12's) src/fw/pciinit.c pci_bios_map_devices: BARs stay in the
-    // 32-bit window [pcimem_start, 0xfec00000) when they all fit; otherwise the 64-bit ones
-    // go above max(RAM above 4 GiB, etc/reserved-memory-end), 1 GiB and BAR aligned.
+    // SeaBIOS 1.16.2 (Debian 12's) src/fw/pciinit.c, measured in tests/vm_lab: the root
+    // bus's BARs form two regions, MEM (non-prefetchable: ivshmem's 256-byte register BAR 0
+    // among them) and PREFMEM (ivshmem's BAR 2), placed from the top of the 32-bit window
+    // down (pci_bios_init_root_regions_mem). The window starts at pcimem_start: on q35 above
+    // MMCONFIG (mch_mem_addr_setup: 0xc0000000), on i440fx at 2 GiB or 3 GiB when RAM below
+    // 4 GiB ends below them, else where it ends (i440fx_mem_addr_setup). Other devices' BARs
+    // (a disk controller, a VGA) are not known here and are left out.
     uint64_t start32 = q35 ? 0xc0000000
                            : std::max<uint64_t>(l.below_4g, l.below_4g <= 0x80000000   ? 0x80000000
                                                             : l.below_4g <= 0xc0000000 ? 0xc0000000
                                                                                        : 0);
-    u128 need = 0;
-    for (const auto* list : {&bars64, &bars32})
-      for (const Bar64& b : *list) need = (need + b.size - 1) / b.size * b.size + b.size;
-    if (need <= kPciMem32End - start32) {
-      for (auto& b : bars32) bars64.push_back(b);
-      bars32.clear();
-      std::stable_sort(bars64.begin(), bars64.end(),
-                       [](const Bar64& a, const Bar64& b) { return a.size > b.size; });
+    std::vector<Bar64> all;
+    for (const VmRamBar& b : vm.ram_bars) {
+      all.push_back({"ivshmem " + b.id + " BAR 0", 256, false, b.line, false, false, false});
+    }
+    for (const auto* list : {&bars64, &bars32}) all.insert(all.end(), list->begin(), list->end());
+    std::stable_sort(all.begin(), all.end(),
+                     [](const Bar64& a, const Bar64& b) { return a.size > b.size; });
+    SeabiosRegion mem, pref;
+    for (const Bar64& b : all) (b.prefetch ? pref : mem).bars.push_back(&b);
+    SeabiosRegion mem64, pref64;
+    bool high = !seabios_place_32(mem, pref, start32);
+    if (!high) {
       l.pci64_window = Range{start32, kPciMem32End - 1};
       l.pci64_rule =
-          "SeaBIOS 1.16.2: every BAR fits the 32-bit window (src/fw/pciinit.c "
-          "pci_bios_map_devices)";
+          "SeaBIOS 1.16.2: every BAR fits the 32-bit window, placed from its top down "
+          "(src/fw/pciinit.c pci_bios_init_root_regions_mem)";
     } else {
-      uint64_t align = bars64.empty() ? kGiB : std::max(kGiB, bars64.front().size);
-      uint64_t base = align_up(std::max(ram_end, reserved_end), align);
-      u128 total = 0;
-      for (const Bar64& b : bars64) total = (total + b.size - 1) / b.size * b.size + b.size;
+      // pci_bios_map_devices: every 64-bit BAR moves out (pci_region_migrate_64bit_entries)
+      // and the rest are placed again below 4 GiB (SeaBIOS panics when they still do not
+      // fit). The 64-bit MEM region starts after RAM above 4 GiB and etc/reserved-memory-end,
+      // aligned to its largest BAR and 1 GiB; the 64-bit PREFMEM region follows it, aligned
+      // the same way; the window ends 1 GiB aligned.
+      for (auto* r : {&mem, &pref}) {
+        SeabiosRegion& to = r == &mem ? mem64 : pref64;
+        std::vector<const Bar64*> keep;
+        for (const Bar64* b : r->bars) (b->is64 ? to.bars : keep).push_back(b);
+        r->bars = keep;
+      }
+      if (!seabios_place_32(mem, pref, start32))
+        l.assumptions.push_back(
+            "SeaBIOS 1.16.2 finds no room for the 32-bit BARs below 4 GiB and stops "
+            "(\"PCI: out of 32bit address space\")");
+      mem64.base = align_up(align_up(std::max(ram_end, reserved_end), mem64.align()), kGiB);
+      u128 mem64_end = mem64.base + mem64.sum();
+      pref64.base =
+          mem64_end > UINT64_MAX
+              ? UINT64_MAX
+              : align_up(align_up(static_cast<uint64_t>(mem64_end), pref64.align()), kGiB);
+      u128 end = static_cast<u128>(pref64.base) + pref64.sum();
+      end = (end + kGiB - 1) / kGiB * kGiB;
       l.pci64_window =
-          span(base, static_cast<uint64_t>(std::min<u128>(
-                         align_up(static_cast<uint64_t>(std::min<u128>(total, UINT64_MAX)), kGiB),
-                         UINT64_MAX)));
+          Range{mem64.base, end > UINT64_MAX ? UINT64_MAX : static_cast<uint64_t>(end - 1)};
       l.pci64_rule =
           "SeaBIOS 1.16.2: the 32-bit window is too small, 64-bit BARs go right "
           "after RAM and the hotplug region (src/fw/pciinit.c pci_bios_map_devices)";
     }
+    // pci_region_map_entries: a region's BARs from its base up, largest first.
+    for (const SeabiosRegion* r : {&mem, &pref, &mem64, &pref64}) {
+      u128 next = r->base;
+      for (const Bar64* b : r->bars) {
+        if (next > UINT64_MAX) break;
+        std::optional<Range> range = span(static_cast<uint64_t>(next), b->size);
+        next += std::max<uint64_t>(b->size, 4096);
+        if (!b->placed || !range) continue;
+        bool in_64 = r == &mem64 || r == &pref64;
+        l.mappings.push_back(
+            {b->name, b->ram ? VmMappingKind::kRamBar : VmMappingKind::kAssignedBar, *range, b->ram,
+             false, true,
+             (in_64 ? l.pci64_rule
+                    : std::string("SeaBIOS 1.16.2: in the 32-bit window, from its top down "
+                                  "(src/fw/pciinit.c pci_bios_init_root_regions_mem)")) +
+                 "; largest first (pci_region_map_entries)",
+             b->line});
+      }
+    }
+    bars64.clear();
+    bars32.clear();
     l.assumptions.push_back(
         "SeaBIOS is 1.16.2 (Debian 12's): from 1.16.3 it puts the 64-bit "
         "window at the top of the address space when phys-bits are trusted");
   }
-  // Pack the BARs from the window's base, largest first, each aligned to its size.
+  // Pack the BARs from the window's base, largest first, each aligned to its size: OVMF's
+  // host bridge tries each aligned address from the aperture's base up (edk2 MdeModulePkg
+  // PciHostBridgeDxe PciHostBridge.c AllocateResource), its PCI bus driver orders a root
+  // bridge's BARs by alignment (PciBusDxe). Measured in tests/vm_lab for one and two
+  // ivshmem BARs.
   if (l.pci64_window) {
     uint64_t next = l.pci64_window->first;
     for (const Bar64& b : bars64) {

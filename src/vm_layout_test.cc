@@ -155,11 +155,53 @@ TEST(VmLayout, SeabiosKeepsSmallBarsBelow4GiBAndMovesBigOnesAfterRam) {
   VmConfig vm = vm_of("pc-q35-7.2", 16 * kGiB);
   std::vector<VmBar> small = {{"0000:01:00.0", 0, 256 * kMiB, true, true}};
   VmLayout l = vm_layout(vm, kIntel46, small).value();
-  EXPECT_EQ(find(l, "0000:01:00.0 BAR 0")->range, (Range{0xc0000000, 0xcfffffff}));
+  // From the top of the 32-bit window down (0xfec00000 - 256 MiB, aligned down).
+  EXPECT_EQ(find(l, "0000:01:00.0 BAR 0")->range, (Range{0xe0000000, 0xefffffff}));
   std::vector<VmBar> big = {{"0000:01:00.0", 0, 16 * kGiB, true, true}};
   l = vm_layout(vm, kIntel46, big).value();
   // After RAM (18 GiB), aligned to the BAR: 32 GiB.
   EXPECT_EQ(find(l, "0000:01:00.0 BAR 0")->range, (Range{32 * kGiB, 48 * kGiB - 1}));
+}
+
+// Measured in tests/vm_lab (QEMU 7.2, SeaBIOS 1.16.2, query-pci after the firmware ran).
+TEST(VmLayout, SeabiosIvshmemAsMeasured) {
+  struct Case {
+    const char* machine;
+    uint64_t ram, maxmem, bar, at;
+  };
+  for (Case c : {Case{"pc-q35-7.2", kGiB, 0, 256 * kMiB, 0xe0000000},
+                 Case{"pc-i440fx-7.2", 2 * kGiB, 0, kGiB, 0x80000000},
+                 Case{"pc-i440fx-7.2", 3 * kGiB, 0, 512 * kMiB, 0xc0000000},
+                 Case{"pc-q35-7.2", 8 * kGiB, 0, 4 * kGiB, 0x300000000},
+                 Case{"pc-q35-7.2", 2 * kGiB, 10 * kGiB, 64 * kGiB, 0x1000000000}}) {
+    VmConfig vm = vm_of(c.machine, c.ram);
+    if (c.maxmem) {
+      vm.maxmem = c.maxmem;
+      vm.slots = 2;
+    }
+    vm.ram_bars = {{"ivs0", c.bar, 1}};
+    VmLayout l = vm_layout(vm, kAmd48, {}).value();
+    const VmMapping* m = find(l, "ivshmem ivs0 BAR 2");
+    ASSERT_TRUE(m) << c.machine << " " << c.ram;
+    EXPECT_EQ(m->range, (Range{c.at, c.at + c.bar - 1})) << c.machine << " " << c.ram;
+    EXPECT_EQ(m->kind, VmMappingKind::kRamBar);
+    EXPECT_FALSE(find(l, "ivshmem ivs0 BAR 0"));  // sized, never DMA-mapped
+  }
+}
+
+// pciinit.c pci_bios_map_devices: the 64-bit non-prefetchable region comes first, the
+// prefetchable one after it, each aligned to its largest BAR and 1 GiB.
+TEST(VmLayout, SeabiosPutsTheNonPrefetchable64BitRegionFirst) {
+  VmConfig vm = vm_of("pc-q35-7.2", 16 * kGiB);
+  vm.ram_bars = {{"ivs0", 64 * kGiB, 1}};
+  std::vector<VmBar> bars = {{"0000:01:00.0", 0, 16 * kGiB, true, false},
+                             {"0000:01:00.0", 2, 32 * kMiB, false, false}};
+  VmLayout l = vm_layout(vm, kIntel46, bars).value();
+  EXPECT_EQ(find(l, "0000:01:00.0 BAR 0")->range, (Range{32 * kGiB, 48 * kGiB - 1}));
+  EXPECT_EQ(find(l, "ivshmem ivs0 BAR 2")->range, (Range{64 * kGiB, 128 * kGiB - 1}));
+  EXPECT_EQ(l.pci64_window, (Range{32 * kGiB, 128 * kGiB - 1}));
+  // The 32-bit BAR stays below 4 GiB, at the top of the window.
+  EXPECT_EQ(find(l, "0000:01:00.0 BAR 2")->range, (Range{0xfc000000, 0xfdffffff}));
 }
 
 }  // namespace
