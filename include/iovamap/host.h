@@ -45,7 +45,7 @@ struct KernelVersion {
   // Parses "6.12", "6.12.95+deb12-amd64", "5.10.0-28-amd64"; EINVAL otherwise.
   static Result<KernelVersion> parse(std::string_view text);
   // The newest kernel whose rules iovamap models.
-  static constexpr KernelVersion newest() { return KernelVersion{6, 18}; }
+  static constexpr KernelVersion newest() { return KernelVersion{7, 3}; }
   std::string to_string() const;
 
   friend constexpr auto operator<=>(const KernelVersion&, const KernelVersion&) = default;
