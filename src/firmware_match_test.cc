@@ -343,7 +343,7 @@ struct RmrNode {
   bool zero_mapping_offset = false;
 };
 
-constexpr uint32_t kItsAt = 48, kSmmuAt = 72, kRcAt = 160, kOtherSmmuAt = 220;
+constexpr uint32_t kItsAt = 48, kSmmuAt = 72, kOtherSmmuAt = 220;  // the root complex is at 160
 
 // ITS group, SMMUv3 -> ITS, root complex (segment 0: requester id = stream id) -> SMMU, a second
 // SMMUv3 nothing maps to, then `rmrs`.
