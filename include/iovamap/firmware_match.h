@@ -12,7 +12,7 @@
 //   Host host = ...;                         // discovery, with host.firmware read
 //   FirmwareMatchOptions options{.pci_boot_config_preserved = true};  // or unknown: {}
 //   for (FirmwareMatchNote& n : match_firmware_regions(host, options)) note(n.group_id, n.message);
-//   host.groups[0].devices[0].firmware_regions;  // the RMRRs / IVMDs that cover it
+//   host.groups[0].devices[0].firmware_regions;  // the RMRRs / IVMDs / RMRs that cover it
 //
 // Sharp edges:
 //   - Only devices behind a unit of the table's driver get its regions (DMAR: "intel", IVRS:
@@ -30,7 +30,7 @@
 //     (the kernel matches the same chain, from the root bus down); a device without a sysfs
 //     path is taken as sitting on its root bus.
 //   - Not modelled, each said in a note where it meets a host: ACPI namespace scopes (non-PCI
-//     devices), an RMRR or IVMD whose range wraps past 2^64 or is empty.
+//     devices), an RMRR, IVMD or RMR range that wraps past 2^64 or is empty.
 #pragma once
 
 #include <cstdint>
