@@ -90,12 +90,16 @@ Status parse_node_data(const TableBytes& t, IortNode& n, const std::string& what
       const uint32_t count = *t.u32(at + 20, what);
       const uint32_t offset = *t.u32(at + 24, what);
       // iort_find_rmrs: RMR nodes are read from IORT revision 5 (E.d) on; E.c's were dropped.
-      // iort_node_get_rmr_info skips a node with no ID mapping or no descriptor array.
+      // iort_node_get_rmr_info skips a node whose ID mapping offset or count is 0 (logged as a
+      // firmware bug), then, silently, one whose descriptor offset or count is 0. The node's own
+      // revision is not looked at.
       if (table_revision < kRmrMinTableRevision)
         n.rmr_ignored = "IORT revision " + std::to_string(table_revision) +
                         " below 5 (E.d): the kernel reads no RMR node";
+      else if (n.mapping_offset == 0)
+        n.rmr_ignored = "ID mapping offset 0: the kernel skips the RMR node (a firmware bug)";
       else if (n.mappings.empty())
-        n.rmr_ignored = "no ID mapping: the kernel skips the RMR node";
+        n.rmr_ignored = "no ID mapping: the kernel skips the RMR node (a firmware bug)";
       else if (count == 0 || offset == 0)
         n.rmr_ignored = "no memory range descriptors: the kernel skips the RMR node";
       if (count == 0 || offset == 0) break;
@@ -150,6 +154,13 @@ const IortNode* Iort::node_at(uint32_t offset) const {
   return it != nodes.end() && it->offset == offset ? &*it : nullptr;
 }
 
+const IortNode* Iort::root_complex(uint32_t segment) const {
+  for (const IortNode& n : nodes)
+    if (n.type == static_cast<uint8_t>(IortNodeType::kRootComplex) && n.pci_segment == segment)
+      return &n;
+  return nullptr;
+}
+
 Result<Iort> parse_iort(std::string_view bytes) {
   IOVAMAP_ASSIGN_OR_RETURN(AcpiHeader header, parse_acpi_header(bytes, "IORT"));
   TableBytes t(bytes.substr(0, header.length), "IORT");
@@ -178,7 +189,12 @@ Result<Iort> parse_iort(std::string_view bytes) {
     if (n.length < kNodeHeaderBytes)
       return t.error(at, what, "length " + std::to_string(n.length) + " below the 16-byte header");
     if (!t.has(at, n.length)) return t.passes_end(at, what, n.length);
-    if (mapping_count != 0) {
+    n.mapping_offset = mapping_offset;
+    // An RMR node with mapping offset 0 is skipped by the kernel before its mappings are read
+    // (iort_node_get_rmr_info); its "mappings" would be its own header.
+    const bool rmr_unmapped =
+        n.type == static_cast<uint8_t>(IortNodeType::kRmr) && mapping_offset == 0;
+    if (mapping_count != 0 && !rmr_unmapped) {
       if (mapping_offset > n.length ||
           mapping_count > (n.length - mapping_offset) / kIdMappingBytes)
         return t.error(at, what,

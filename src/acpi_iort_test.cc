@@ -27,6 +27,7 @@ struct Table {
   uint32_t smmu_reference = kIts;
   uint32_t rc_reference = kSmmu;
   uint32_t rmr_mappings = 1;
+  uint32_t rmr_mapping_offset = 28;
 
   std::string build(uint8_t revision = 5) {
     b = AcpiTableBuilder("IORT", revision);
@@ -41,7 +42,7 @@ struct Table {
     b.u8(1).u16(60).u8(4).u32(3).u32(1).u32(40);  // named component
     b.u32(0).u64(0).u8(nc_limit).text("\\_SB.DMA0").zeros(2);
     mapping(b, 0, 0, 0x20, kSmmu, 1);
-    b.u8(6).u16(68).u8(3).u32(4).u32(rmr_mappings).u32(28);  // RMR
+    b.u8(6).u16(68).u8(3).u32(4).u32(rmr_mappings).u32(rmr_mapping_offset);  // RMR
     b.u32(1).u32(1).u32(48);
     mapping(b, 0x30, 0, 0x30, kSmmu, 1);
     b.u64(0x80000000).u64(0x100000).u32(0);
@@ -137,7 +138,18 @@ TEST(AcpiIort, RmrRevisionRules) {
   table.rmr_mappings = 0;
   Result<Iort> unmapped = parse_iort(table.build());
   ASSERT_TRUE(unmapped) << unmapped.error().message;
-  EXPECT_EQ(unmapped->nodes[4].rmr_ignored, "no ID mapping: the kernel skips the RMR node");
+  EXPECT_EQ(unmapped->nodes[4].rmr_ignored,
+            "no ID mapping: the kernel skips the RMR node (a firmware bug)");
+  // Mapping offset 0 with a mapping count: the kernel skips the node before reading mappings,
+  // which would be the node's own header (whose "output reference" is no node).
+  table.rmr_mappings = 1;
+  table.rmr_mapping_offset = 0;
+  Result<Iort> zero = parse_iort(table.build());
+  ASSERT_TRUE(zero) << zero.error().message;
+  EXPECT_EQ(zero->nodes[4].rmr_ignored,
+            "ID mapping offset 0: the kernel skips the RMR node (a firmware bug)");
+  EXPECT_TRUE(zero->nodes[4].mappings.empty());
+  EXPECT_EQ(zero->nodes[4].rmr_ranges.size(), 1u);
 }
 
 TEST(AcpiIort, HostileNodesAreRefusedWithTheirOffset) {

@@ -56,10 +56,9 @@ std::optional<FirmwareDmaLimit> iort_limit(const Iort& iort, const Device& devic
   if (device.is_pci) {
     std::optional<uint32_t> seg = pci_segment(device.name);
     if (!seg) return std::nullopt;
-    for (const IortNode& n : iort.nodes)
-      if (n.type == static_cast<uint8_t>(IortNodeType::kRootComplex) && n.pci_segment == *seg)
-        return from_iort(n, "(segment " + std::to_string(*seg) + ")");
-    return std::nullopt;
+    const IortNode* rc = iort.root_complex(*seg);
+    if (!rc) return std::nullopt;
+    return from_iort(*rc, "(segment " + std::to_string(*seg) + ")");
   }
   if (device.sysfs_path.empty()) return std::nullopt;
   std::optional<std::string> path = acpi_path(device, reader);

@@ -1,5 +1,6 @@
 // Firmware table entries matched to devices (firmware_match.h). Every rule below is the
-// kernel's, read in Debian's linux-source-6.12 (6.12.95) and cited by file and function.
+// kernel's, read in Debian's linux-source-6.12 (6.12.95) and cited by file and function; the
+// IORT RMR rules read again in a 6.13+ tree (unchanged).
 #include "iovamap/firmware_match.h"
 
 #include <algorithm>
@@ -286,17 +287,102 @@ void match_ivrs(const Ivrs& ivrs, const Group& group, Device& device,
   }
 }
 
+// ---- Arm: IORT RMR ------------------------------------------------------------------------
+
+// The region the kernel makes of one RMR descriptor (iort.c iort_rmr_alloc): as given when base
+// and length are both 64 KiB aligned; otherwise (logged as a firmware bug) the base rounded
+// down to its page and the length, plus the base's offset in that page, rounded up to pages,
+// all in 64-bit arithmetic. Unset when the result is empty or wraps: not modelled.
+std::optional<Range> rmr_region(const IortRmrRange& r, bool* widened) {
+  constexpr uint64_t k64K = 0x10000;
+  uint64_t start = r.base, size = r.length;
+  *widened = (start % k64K) != 0 || (size % k64K) != 0;
+  if (*widened) {
+    start = r.base & ~(kPage - 1);
+    size = (size + (r.base & (kPage - 1)) + kPage - 1) & ~(kPage - 1);
+  }
+  if (size == 0 || start + (size - 1) < start) return std::nullopt;
+  return Range{start, start + size - 1};
+}
+
+void match_iort(const Iort& iort, const FirmwareMatchOptions& options, const Group& group,
+                Device& device, std::vector<FirmwareMatchNote>& notes) {
+  if (!device.is_pci) return;
+  std::optional<PciLink> self = parse_pci_name(device.name);
+  if (!self) return;
+  // The device's stream id and SMMU (iort_iommu_configure_id, iort_pci_iommu_init): its
+  // requester id through its segment's root complex node, followed to an SMMU node.
+  const IortNode* rc = iort.root_complex(self->segment);
+  if (!rc) return;
+  const uint32_t rid = uint32_t{self->bus} << 8 | uint32_t{self->device} << 3 | self->function;
+  constexpr uint32_t kSmmuTypes = 1u << static_cast<uint8_t>(IortNodeType::kSmmuV1V2) |
+                                  1u << static_cast<uint8_t>(IortNodeType::kSmmuV3);
+  Result<IortMapped> mapped = iort_map_id(iort, rc->index, rid, kSmmuTypes);
+  if (!mapped) return;
+  const IortNode& smmu = iort.nodes[mapped->node];
+  if (smmu.type >= 32 || ((kSmmuTypes >> smmu.type) & 1) == 0) return;
+  const uint32_t stream = mapped->id;
+  // iort_find_rmrs walks the RMR nodes in table order; iort_node_get_rmr_info takes a node when
+  // one of its ID mappings names the device's SMMU node itself (no walk) and iort_rmr_has_dev
+  // finds the stream id in [output base, output base + id count], the sum in 32 bits; for a PCI
+  // device only when its host bridge preserves the boot configuration (preserve_config). Every
+  // descriptor of a node taken is a region, in order (iort_get_rmrs).
+  for (const IortNode& n : iort.nodes) {
+    if (n.type != static_cast<uint8_t>(IortNodeType::kRmr) || !n.rmr_ignored.empty()) continue;
+    bool covered = false;
+    for (const IortIdMapping& m : n.mappings) {
+      if (m.output_reference != smmu.offset) continue;
+      const uint32_t last = m.output_base + m.id_count;  // wraps as the kernel's u32 sum does
+      if (stream >= m.output_base && stream <= last) covered = true;
+    }
+    if (!covered) continue;
+    const std::string entry = "IORT RMR node " + std::to_string(n.index) + " at " + hex(n.offset);
+    if (options.pci_boot_config_preserved == false) continue;
+    if (!options.pci_boot_config_preserved) {
+      notes.push_back({group.id, entry + " covers stream " + hex(stream) + " of " + device.name +
+                                     ", but the kernel gives its ranges to a PCI device only "
+                                     "when the host bridge's _DSM says the boot configuration "
+                                     "is preserved, unknown here (--pci-boot-config): not "
+                                     "modelled as regions"});
+      continue;
+    }
+    const RegionType type =
+        n.rmr_remapping_permitted() ? RegionType::kDirectRelaxable : RegionType::kDirect;
+    for (size_t i = 0; i < n.rmr_ranges.size(); ++i) {
+      const std::string what = entry + ", range " + std::to_string(i);
+      bool widened = false;
+      std::optional<Range> range = rmr_region(n.rmr_ranges[i], &widened);
+      if (!range) {
+        notes.push_back({group.id, what + " is empty or wraps past 2^64: its region for " +
+                                       device.name + " is not modelled"});
+        continue;
+      }
+      std::string detail = what + ", stream " + hex(stream);
+      if (widened) detail += " (not 64 KiB aligned: widened to 4 KiB pages by the kernel)";
+      device.firmware_regions.push_back(
+          ReservedRegion::make(*range, type, Provenance{Origin::kFirmware, std::move(detail)}));
+    }
+  }
+}
+
 }  // namespace
 
-std::vector<FirmwareMatchNote> match_firmware_regions(Host& host) {
+std::vector<FirmwareMatchNote> match_firmware_regions(Host& host,
+                                                      const FirmwareMatchOptions& options) {
   std::vector<FirmwareMatchNote> notes;
   const Firmware& fw = host.firmware;
-  if (!fw.dmar && !fw.ivrs) return notes;
+  if (!fw.dmar && !fw.ivrs && !fw.iort) return notes;
   for (Group& group : host.groups) {
     for (Device& device : group.devices) {
       std::string_view driver = unit_driver(host, group, device);
       if (driver == "intel" && fw.dmar) match_dmar(*fw.dmar, group, device, notes);
       if (driver == "amd" && fw.ivrs) match_ivrs(*fw.ivrs, group, device, notes);
+      // arm_smmu_get_resv_regions (arm-smmu-v3.c, arm-smmu.c) through
+      // iommu_dma_get_resv_regions to iort_iommu_get_resv_regions (acpi/arm64/iort.c).
+      // RMR nodes are read from 6.0 on (iort_iommu_rmr_get_resv_regions came then).
+      if ((driver == "arm-smmu-v3" || driver == "arm-smmu") && fw.iort &&
+          host.kernel >= KernelVersion{6, 0})
+        match_iort(*fw.iort, options, group, device, notes);
     }
   }
   return notes;

@@ -1,7 +1,9 @@
 // Firmware table entries matched to devices as the kernel matches them: DMAR RMRR scopes
 // (paths through bridges, the bridge rule, the broken-RMRR fallback, segments, scope type
-// mismatches, list order) and IVRS IVMDs (21h/22h/20h with last_bdf, exclusion ranges, page
-// alignment, segments), each case failing when its rule is broken; then a real lab snapshot
+// mismatches, list order), IVRS IVMDs (21h/22h/20h with last_bdf, exclusion ranges, page
+// alignment, segments) and IORT RMR nodes (stream ids through the root complex, the SMMU the
+// mapping names, the boot-configuration condition, ignored nodes, 64 KiB alignment), each case
+// failing when its rule is broken; then a real lab snapshot
 // with tables carrying an RMRR / IVMD and the kernel's reserved_regions, whose regions must
 // all be derived (none observed).
 #include "iovamap/firmware_match.h"
@@ -325,6 +327,159 @@ TEST(FirmwareMatchAmd, EmptyIvmdIsANoteNotARegion) {
   EXPECT_TRUE(dev(host, 0).firmware_regions.empty());
   ASSERT_EQ(notes.size(), 1u);
   EXPECT_EQ(notes[0].group_id, 0u);
+}
+
+// ---- IORT RMR ------------------------------------------------------------------------------
+
+struct RmrMap {
+  uint32_t base = 0;   // output base: the first stream id
+  uint32_t count = 0;  // ids minus one
+  uint32_t reference = 0;
+};
+struct RmrNode {
+  uint32_t flags = 0;  // bit 0: remapping permitted
+  std::vector<RmrMap> maps;
+  std::vector<std::pair<uint64_t, uint64_t>> ranges;  // base, length
+  bool zero_mapping_offset = false;
+};
+
+constexpr uint32_t kItsAt = 48, kSmmuAt = 72, kOtherSmmuAt = 220;  // the root complex is at 160
+
+// ITS group, SMMUv3 -> ITS, root complex (segment 0: requester id = stream id) -> SMMU, a second
+// SMMUv3 nothing maps to, then `rmrs`.
+Iort make_iort(const std::vector<RmrNode>& rmrs, uint8_t revision = 5) {
+  AcpiTableBuilder b("IORT", revision);
+  b.u32(4 + rmrs.size()).u32(48).u32(0);
+  b.u8(0).u16(24).u8(1).u32(0).u32(0).u32(0).u32(1).u32(7);  // ITS group, ITS id 7
+  b.u8(4).u16(88).u8(4).u32(1).u32(1).u32(68);               // SMMUv3
+  b.u64(0x9050000).u32(1).u32(0).u64(0).u32(0).zeros(16).u32(0).u32(0);
+  b.u32(0).u32(0xffff).u32(0).u32(kItsAt).u32(0);
+  b.u8(2).u16(60).u8(4).u32(2).u32(1).u32(40);  // root complex
+  b.u64(0).u32(1).u32(0).u8(48).u16(0).u8(0).u32(0);
+  b.u32(0).u32(0xffff).u32(0).u32(kSmmuAt).u32(0);
+  b.u8(4).u16(68).u8(4).u32(3).u32(0).u32(0);  // another SMMUv3
+  b.u64(0x9060000).u32(1).u32(0).u64(0).u32(0).zeros(16).u32(0).u32(0);
+  uint32_t id = 4;
+  for (const RmrNode& r : rmrs) {
+    const uint32_t maps = static_cast<uint32_t>(r.maps.size());
+    const uint32_t length = 28 + 20 * maps + 20 * static_cast<uint32_t>(r.ranges.size());
+    b.u8(6).u16(length).u8(3).u32(id++).u32(maps).u32(r.zero_mapping_offset ? 0 : 28);
+    b.u32(r.flags).u32(r.ranges.size()).u32(r.ranges.empty() ? 0 : 28 + 20 * maps);
+    for (const RmrMap& m : r.maps) b.u32(0x1000).u32(m.count).u32(m.base).u32(m.reference).u32(0);
+    for (auto [base, size] : r.ranges) b.u64(base).u64(size).u32(0);
+  }
+  Result<Iort> iort = parse_iort(b.finish());
+  if (!iort) ADD_FAILURE() << iort.error().message;
+  return iort ? *iort : Iort{};
+}
+
+// 00:01.0 (stream 0x8), 00:02.0 (0x10), 00:03.0 (0x18), each in its own group behind the SMMU.
+Host smmu_host(const std::string& driver = "arm-smmu-v3") {
+  Host host;
+  host.kernel = KernelVersion{6, 12};
+  host.iommus.push_back(IommuUnit{.name = "smmu3.0x0000000009050000", .driver = driver});
+  uint32_t id = 0;
+  for (const char* name : {"0000:00:01.0", "0000:00:02.0", "0000:00:03.0"}) {
+    Device d = pci(std::string("pci0000:00/") + name);
+    d.iommu = host.iommus[0].name;
+    host.groups.push_back(Group{.id = id++, .type = "DMA", .devices = {d}});
+  }
+  return host;
+}
+
+const FirmwareMatchOptions kPreserved{.pci_boot_config_preserved = true};
+
+TEST(FirmwareMatchIort, RmrRangesReachTheDevicesWhoseStreamTheyCover) {
+  Host host = smmu_host();
+  host.firmware.iort = make_iort({
+      {1, {{0x8, 0, kSmmuAt}}, {{0x80000000, 0x10000}, {0x80100000, 0x20000}}},  // relaxable
+      {0, {{0x0, 0x0f, kOtherSmmuAt}, {0x10, 0x7, kSmmuAt}}, {{0x90000000, 0x10000}}},
+      {0, {{0x18, 0, kItsAt}}, {{0xa0000000, 0x10000}}},  // names no SMMU
+  });
+  EXPECT_TRUE(match_firmware_regions(host, kPreserved).empty());
+  EXPECT_EQ(details(dev(host, 0)), (Strings{"IORT RMR node 4 at 0x120, range 0, stream 0x8",
+                                            "IORT RMR node 4 at 0x120, range 1, stream 0x8"}));
+  EXPECT_EQ(dev(host, 0).firmware_regions[1].range(), (Range{0x80100000, 0x8011ffff}));
+  EXPECT_EQ(dev(host, 0).firmware_regions[0].type, RegionType::kDirectRelaxable);
+  // The mapping to the other SMMU does not count; the one to this SMMU does.
+  EXPECT_EQ(details(dev(host, 1)), Strings{"IORT RMR node 5 at 0x178, range 0, stream 0x10"});
+  EXPECT_EQ(dev(host, 1).firmware_regions[0].type, RegionType::kDirect);
+  EXPECT_TRUE(dev(host, 2).firmware_regions.empty());
+  // The driver model keeps the RMR's type, after its SW_MSI window.
+  Result<std::vector<ReservedRegion>> regions =
+      device_regions_for(host, host.groups[1], dev(host, 1), Policy::kKernel);
+  ASSERT_TRUE(regions);
+  ASSERT_EQ(regions->size(), 2u);
+  EXPECT_EQ((*regions)[1].type, RegionType::kDirect);
+  EXPECT_EQ((*regions)[1].range(), (Range{0x90000000, 0x9000ffff}));
+}
+
+TEST(FirmwareMatchIort, PciDevicesNeedTheBootConfigurationPreserved) {
+  const std::vector<RmrNode> rmrs{{0, {{0x8, 0x10, kSmmuAt}}, {{0x80000000, 0x10000}}}};
+  Host unknown = smmu_host();
+  unknown.firmware.iort = make_iort(rmrs);
+  std::vector<FirmwareMatchNote> notes = match_firmware_regions(unknown);
+  ASSERT_EQ(notes.size(), 3u);  // streams 0x8, 0x10, 0x18: one note each, no region
+  EXPECT_EQ(notes[0].group_id, 0u);
+  EXPECT_NE(notes[0].message.find("IORT RMR node 4 at 0x120 covers stream 0x8 of 0000:00:01.0"),
+            std::string::npos)
+      << notes[0].message;
+  for (const Group& g : unknown.groups) EXPECT_TRUE(g.devices[0].firmware_regions.empty());
+  Host reassigned = smmu_host();
+  reassigned.firmware.iort = make_iort(rmrs);
+  EXPECT_TRUE(match_firmware_regions(reassigned, {.pci_boot_config_preserved = false}).empty());
+  for (const Group& g : reassigned.groups) EXPECT_TRUE(g.devices[0].firmware_regions.empty());
+  Host preserved = smmu_host();
+  preserved.firmware.iort = make_iort(rmrs);
+  EXPECT_TRUE(match_firmware_regions(preserved, kPreserved).empty());
+  for (const Group& g : preserved.groups) EXPECT_EQ(g.devices[0].firmware_regions.size(), 1u);
+}
+
+TEST(FirmwareMatchIort, IgnoredNodesOtherDriversAndOldKernelsGetNothing) {
+  const RmrNode covering{0, {{0x0, 0xff, kSmmuAt}}, {{0x80000000, 0x10000}}};
+  RmrNode unmapped = covering;
+  unmapped.zero_mapping_offset = true;
+  Host host = smmu_host();
+  host.firmware.iort = make_iort({unmapped, {0, {{0x0, 0xff, kSmmuAt}}, {}}});
+  EXPECT_TRUE(match_firmware_regions(host, kPreserved).empty());
+  for (const Group& g : host.groups) EXPECT_TRUE(g.devices[0].firmware_regions.empty());
+  Host old_table = smmu_host();
+  old_table.firmware.iort = make_iort({covering}, 4);  // E.c: the kernel reads no RMR
+  match_firmware_regions(old_table, kPreserved);
+  EXPECT_TRUE(dev(old_table, 0).firmware_regions.empty());
+  Host other = smmu_host("generic");
+  other.firmware.iort = make_iort({covering});
+  match_firmware_regions(other, kPreserved);
+  EXPECT_TRUE(dev(other, 0).firmware_regions.empty());
+  Host old_kernel = smmu_host();
+  old_kernel.kernel = KernelVersion{5, 15};
+  old_kernel.firmware.iort = make_iort({covering});
+  match_firmware_regions(old_kernel, kPreserved);
+  EXPECT_TRUE(dev(old_kernel, 0).firmware_regions.empty());
+  Host smmu_v2 = smmu_host("arm-smmu");
+  smmu_v2.firmware.iort = make_iort({covering});
+  match_firmware_regions(smmu_v2, kPreserved);
+  EXPECT_EQ(dev(smmu_v2, 0).firmware_regions.size(), 1u);
+}
+
+TEST(FirmwareMatchIort, StreamRangeEndsAt32BitsAndUnalignedRangesWidenToPages) {
+  Host host = smmu_host();
+  host.firmware.iort = make_iort({
+      // output base + id count wraps in 32 bits: the kernel's check takes no stream.
+      {0, {{0x8, 0xffffffff, kSmmuAt}}, {{0x70000000, 0x10000}}},
+      // Not 64 KiB aligned: the base down to its page, base offset + length up to pages.
+      {0, {{0x10, 0, kSmmuAt}}, {{0x80000800, 0x1000}, {0x80101000, 0x1800}, {0x80200000, 0}}},
+  });
+  std::vector<FirmwareMatchNote> notes = match_firmware_regions(host, kPreserved);
+  EXPECT_TRUE(dev(host, 0).firmware_regions.empty());
+  ASSERT_EQ(dev(host, 1).firmware_regions.size(), 2u);
+  EXPECT_EQ(dev(host, 1).firmware_regions[0].range(), (Range{0x80000000, 0x80001fff}));
+  EXPECT_EQ(dev(host, 1).firmware_regions[1].range(), (Range{0x80101000, 0x80102fff}));
+  EXPECT_EQ(details(dev(host, 1))[0],
+            "IORT RMR node 5 at 0x164, range 0, stream 0x10 (not 64 KiB aligned: widened to "
+            "4 KiB pages by the kernel)");
+  ASSERT_EQ(notes.size(), 1u);  // the zero-length range
+  EXPECT_NE(notes[0].message.find("range 2 is empty"), std::string::npos) << notes[0].message;
 }
 
 // ---- Lab snapshots with tables that carry entries ------------------------------------------

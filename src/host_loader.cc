@@ -84,7 +84,8 @@ Result<LoadedHost> load_host(const HostSpec& spec) {
     for (std::string& w : found.warnings) out.notes.push_back({std::nullopt, std::move(w)});
     // The regions the firmware tables give each device, as the kernel matches them, first: only
     // what they do not explain is kept as observed below.
-    for (FirmwareMatchNote& n : match_firmware_regions(out.host))
+    FirmwareMatchOptions match{.pci_boot_config_preserved = spec.pci_boot_config_preserved};
+    for (FirmwareMatchNote& n : match_firmware_regions(out.host, match))
       out.notes.push_back({n.group_id, std::move(n.message)});
     // The interconnect's DMA limits (IORT, device tree), before declared limits are applied.
     for (FirmwareMatchNote& n : apply_firmware_dma_limits(out.host, *reader))

@@ -29,6 +29,8 @@ got=$(complete_words "$bin" ranges --i)
 [ "$got" = "--iommufd" ] || fail "ranges --i: [$got]"
 got=$(complete_words "$bin" --format "")
 [ "$got" = "$(printf 'json\nsvg\nsysfs\ntext')" ] || fail "--format: [$got]"
+got=$(complete_words "$bin" --pci-boot-config "")
+[ "$got" = "$(printf 'not-preserved\npreserved')" ] || fail "--pci-boot-config: [$got]"
 
 # Groups and devices of the snapshot, from the program itself.
 got=$(complete_words "$bin" --root "$root" ranges "")

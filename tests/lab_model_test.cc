@@ -55,7 +55,8 @@ Modelled model_fixture(const fs::path& dir) {
   auto firmware = read_firmware(**reader);
   EXPECT_TRUE(firmware) << dir << ": " << (firmware ? "" : firmware.error().message);
   if (firmware) m.host.firmware = std::move(*firmware);
-  match_firmware_regions(m.host);
+  match_firmware_regions(m.host,
+                         {.pci_boot_config_preserved = lab::pci_boot_config_preserved(dir)});
   // virtio-iommu regions come from the device's PROBE reply, which sysfs does not show: only
   // there may the observed regions be taken as firmware input. QEMU's virtio-iommu on x86
   // probes the MSI window [0xfee00000, 0xfeefffff] as msi, so the driver adds no SW_MSI.

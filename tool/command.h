@@ -31,6 +31,7 @@ struct Options {
   std::string topology;
   std::string policy = "effective";
   std::vector<std::string> dma_limits;
+  std::string pci_boot_config;  // "", "preserved", "not-preserved"
   // What to select: positional groups or devices, and -d VENDOR:DEVICE filters.
   std::vector<std::string> selectors;
   std::vector<std::string> id_filters;

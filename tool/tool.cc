@@ -89,6 +89,10 @@ int run_tool(const std::vector<std::string>& args, int in_fd, OutputSink& out, s
   app.add_option("--dma-limit", o.dma_limits,
                  "declare a device's DMA limit: DEVICE=BITS (DEVICE as lspci -s or -d writes it)")
       ->allow_extra_args(false);
+  app.add_option("--pci-boot-config", o.pci_boot_config,
+                 "preserved | not-preserved: the PCI host bridges' ACPI _DSM function 5, which "
+                 "decides whether IORT RMRs reach PCI devices (default: unknown, a note)")
+      ->check(CLI::IsMember({"preserved", "not-preserved"}));
   app.add_option("-d", o.id_filters, "select devices by id as lspci -d: VENDOR:DEVICE[:CLASS]")
       ->allow_extra_args(false);
   std::vector<std::string> format_names;
@@ -154,6 +158,8 @@ int run_tool(const std::vector<std::string>& args, int in_fd, OutputSink& out, s
     spec.path = !o.topology.empty() ? o.topology : !o.root.empty() ? o.root : "/";
     spec.policy = *parse_policy(o.policy);  // checked by CLI11 above
     spec.dma_limits = o.dma_limits;
+    if (!o.pci_boot_config.empty())
+      spec.pci_boot_config_preserved = o.pci_boot_config == "preserved";
     Result<LoadedHost> loaded = load_host(spec);
     if (!loaded) return fail(err, loaded.error().message, exit_status(loaded.error()));
     host = std::move(*loaded);

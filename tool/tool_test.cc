@@ -193,6 +193,26 @@ TEST(Cli, DevicesByAddressAndIdSelectTheirGroup) {
   EXPECT_NE(usb.out.find("0000:00:1d.7"), std::string::npos) << usb.out;
 }
 
+TEST(Cli, PciBootConfigDecidesWhetherIortRmrsAreDerived) {
+  // The lab's IORT RMR fixture: group 2 (virtio-net 02:00.0) has a direct RMR, given by the
+  // kernel because the DSDT preserves the PCI boot configuration, which iovamap cannot read.
+  std::string root = std::string(IOVAMAP_TEST_DATA) + "/lab-smmuv3acpirmr-612/root";
+  CliRun unknown = run({"--root", root, "--format", "json", "regions", "2"});
+  ASSERT_EQ(unknown.status, 0) << unknown.err;
+  EXPECT_NE(unknown.out.find("covers stream 0x200 of 0000:02:00.0"), std::string::npos)
+      << unknown.out;
+  EXPECT_NE(unknown.out.find("\"observed\""), std::string::npos) << unknown.out;
+  CliRun preserved =
+      run({"--root", root, "--pci-boot-config", "preserved", "--format", "json", "regions", "2"});
+  ASSERT_EQ(preserved.status, 0) << preserved.err;
+  EXPECT_NE(preserved.out.find("IORT RMR node 4 at 0x144, range 0, stream 0x200"),
+            std::string::npos)
+      << preserved.out;
+  EXPECT_EQ(preserved.out.find("\"observed\""), std::string::npos) << preserved.out;
+  CliRun bad = run({"--root", root, "--pci-boot-config", "maybe", "regions", "2"});
+  EXPECT_EQ(bad.status, tool::kExitError);
+}
+
 TEST(Cli, VersionAndNames) {
   CliRun v = run({"--version"});
   EXPECT_EQ(v.status, 0);

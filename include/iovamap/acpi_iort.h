@@ -15,8 +15,10 @@
 //   - Every ID mapping's output reference must be the offset of a node of the table, and
 //     following references must end: a reference elsewhere or a loop is an error here (the
 //     kernel would read garbage or follow the loop, iort_node_map_id).
-//   - RMR nodes the kernel ignores (table revision below 5, no ID mapping, no descriptors)
-//     are kept, with `rmr_ignored` saying why: a region derived from one would be wrong.
+//   - RMR nodes the kernel ignores (table revision below 5, an ID mapping offset or count of 0,
+//     no descriptors) are kept, with `rmr_ignored` saying why: a region derived from one would
+//     be wrong. An RMR node whose ID mapping offset is 0 has no mappings here (the kernel reads
+//     none: its mapping array would be the node's own header).
 #pragma once
 
 #include <cstddef>
@@ -67,6 +69,7 @@ struct IortNode {
   uint16_t length = 0;
   uint8_t revision = 0;
   uint32_t identifier = 0;
+  uint32_t mapping_offset = 0;  // of the ID mapping array, from the node's start
   std::vector<IortIdMapping> mappings;
 
   // ITS group
@@ -99,6 +102,9 @@ struct Iort {
 
   // The node that starts at table offset `offset`, or nullptr.
   const IortNode* node_at(uint32_t offset) const;
+  // The root complex node of PCI segment `segment` the kernel takes: the first in table order
+  // (iort_scan_node with iort_match_node_callback); nullptr when there is none.
+  const IortNode* root_complex(uint32_t segment) const;
 };
 
 // The IORT in `bytes`. EINVAL naming the node and offset ("IORT: node 2 at offset 0x48: length

@@ -4,10 +4,13 @@ kernel reads before the initramfs.
 
 Usage:
   acpi_tables.py build KIND BASE OUTDIR
-      KIND is dmar-rmrr or ivrs-ivmd; BASE is the table QEMU 7.2 gave (a lab fixture keeps it
+      KIND is dmar-rmrr, ivrs-ivmd or iort-rmr; BASE is the table QEMU 7.2 gave (a lab fixture keeps it
       under tests/data/lab-<config>/root/sys/firmware/acpi/tables/). Writes OUTDIR/<SIG>.aml
       (BASE, the entries appended, OEM revision + 1, length and checksum fixed) and
-      OUTDIR/acpi.cpio (an uncompressed newc cpio holding kernel/firmware/acpi/<SIG>.aml).
+      OUTDIR/acpi.cpio (an uncompressed newc cpio holding kernel/firmware/acpi/<SIG>.aml); for
+      iort-rmr also OUTDIR/DSDT.aml, QEMU 7.2's arm64 virt DSDT with the PCI host bridge's
+      _DSM function 5 saying "preserve the boot configuration" (qemu-7.2-virt-DSDT.aml beside
+      this script, when it is there), in the same cpio.
   acpi_tables.py show KIND
       Prints the entries KIND appends, one a line.
 
@@ -35,6 +38,19 @@ The entries (the devices are the lab's x86 machine, tests/lab/configs.sh x86_dev
   exclusion flag, a per-device exclusion range as a read/write unity range; the device ids
   are each device's own (get_device_sbdf_id), so a 22h range names the devices behind the
   PCIe-to-PCI bridge by their own ids.
+- IORT (Arm; the devices of configs.sh arm_devices: requester id = stream id below 0x300, the
+  root complex node's first mapping): the table revision raised from QEMU 7.2's 3 to 5 (E.d),
+  the only one from which iort_find_rmrs (drivers/acpi/arm64/iort.c) reads RMR nodes (the
+  other nodes' fields the kernel reads sit where they did in revision 3), the root complex's
+  memory address size limit lowered from 64 to 31 bits (rc_dma_get_range: bus_dma_limit
+  2^31 - 1 for every PCI device), and three RMR nodes appended (node revision 3), each with
+  one ID mapping to the SMMUv3 node: remapping permitted (direct-relaxable) for the e1000
+  00:04.0, with a second range not 64 KiB aligned (iort_rmr_alloc widens it to pages); not
+  permitted (direct) for the virtio-net 02:00.0; and one whose ID mapping offset is 0, which
+  iort_node_get_rmr_info skips as a firmware bug although its mapping would cover the e1000.
+  For PCI devices iort_rmr_has_dev wants the host bridge's preserve_config, which
+  pci_acpi_preserve_config (drivers/pci/pci-acpi.c) sets when _DSM function 5 returns 0;
+  QEMU 7.2's DSDT has no such function, hence the DSDT.
 """
 
 import struct
@@ -67,6 +83,19 @@ IVRS_IVMDS = [
     (0x21, 0x08, 0x0028, 0x0000, 0xBF300000, MIB),
 ]
 
+# IORT RMR nodes: (flags, [(input base, id count, output base)], [(base, length)], mapping
+# offset 0). Flags bit 0: remapping permitted. Every mapping names the SMMUv3 node.
+IORT_RMRS = [
+    # e1000 00:04.0 (stream 0x20): direct-relaxable; the second range is widened to pages.
+    (0x1, [(0x20, 0, 0x20)], [(0xBF000000, 0x100000), (0xBF101000, 0x1800)], False),
+    # virtio-net 02:00.0 (stream 0x200, bus 2): direct; from 6.6 VFIO refuses its group.
+    (0x0, [(0x200, 0xFF, 0x200)], [(0xBF200000, 0x100000)], False),
+    # Mapping offset 0: skipped by the kernel ("Invalid ID mapping"), though it covers 00:04.0.
+    (0x0, [(0x20, 0, 0x20)], [(0xBF300000, 0x100000)], True),
+]
+IORT_RC_LIMIT_BITS = 31
+IORT_SMMU_TYPE, IORT_RC_TYPE, IORT_RMR_TYPE = 4, 2, 6
+
 HEADER = 36
 
 
@@ -85,6 +114,44 @@ def ivmd_entry(kind, flags, devid, aux, start, length):
     return struct.pack("<BBHHHH6xQQ", kind, flags, 32, devid, aux, 0, start, length)
 
 
+def iort_nodes(table):
+    """(offset, type, length, revision, mapping count, mapping offset) of each node."""
+    count, at = struct.unpack_from("<II", table, HEADER)
+    nodes = []
+    for _ in range(count):
+        kind, length, rev, _ident, maps, map_at = struct.unpack_from("<BHBIII", table, at)
+        nodes.append((at, kind, length, rev, maps, map_at))
+        at += length
+    return nodes
+
+
+def rmr_node(flags, mappings, ranges, zero_offset, smmu, ident):
+    maps = len(mappings)
+    length = 28 + 20 * maps + 20 * len(ranges)
+    out = struct.pack("<BHBIII", IORT_RMR_TYPE, length, 3, ident, maps, 0 if zero_offset else 28)
+    out += struct.pack("<III", flags, len(ranges), 28 + 20 * maps)
+    out += b"".join(struct.pack("<IIIII", i, n, o, smmu, 0) for i, n, o in mappings)
+    out += b"".join(struct.pack("<QQI", b, n, 0) for b, n in ranges)
+    return out
+
+
+def iort_rmr(base):
+    """QEMU's IORT, revision 5, the root complex limited to 31 bits, the RMR nodes appended."""
+    t = bytearray(base)
+    nodes = iort_nodes(t)
+    smmu = [n for n in nodes if n[1] == IORT_SMMU_TYPE]
+    rc = [n for n in nodes if n[1] == IORT_RC_TYPE]
+    if len(smmu) != 1 or len(rc) != 1 or rc[0][3] < 1:
+        sys.exit("acpi_tables.py: the base IORT has not one SMMUv3 and one root complex (rev 1+)")
+    t[8] = 5
+    t[rc[0][0] + 32] = IORT_RC_LIMIT_BITS
+    ident = max(struct.unpack_from("<I", t, n[0] + 4)[0] for n in nodes) + 1
+    for i, r in enumerate(IORT_RMRS):
+        t += rmr_node(*r, smmu[0][0], ident + i)
+    struct.pack_into("<I", t, HEADER, len(nodes) + len(IORT_RMRS))
+    return bytes(t)
+
+
 def checksum_fixed(table):
     t = bytearray(table)
     struct.pack_into("<I", t, 4, len(t))
@@ -93,13 +160,13 @@ def checksum_fixed(table):
     return bytes(t)
 
 
-def extend(base, signature, entries):
+def extend(base, signature, entries, rewrite=None):
     if len(base) < HEADER or base[:4] != signature:
         sys.exit(f"acpi_tables.py: the base table is not a {signature.decode()} table")
     (length,) = struct.unpack_from("<I", base, 4)
     if length != len(base) or sum(base) & 0xFF:
         sys.exit("acpi_tables.py: the base table's length or checksum is wrong")
-    t = bytearray(base)
+    t = bytearray(rewrite(base) if rewrite else base)
     (oem_revision,) = struct.unpack_from("<I", t, 24)
     struct.pack_into("<I", t, 24, oem_revision + 1)  # the override needs a higher revision
     t += b"".join(entries)
@@ -111,7 +178,9 @@ def entries_of(kind):
         return b"DMAR", [rmrr_entry(*r) for r in DMAR_RMRRS]
     if kind == "ivrs-ivmd":
         return b"IVRS", [ivmd_entry(*m) for m in IVRS_IVMDS]
-    sys.exit(f"acpi_tables.py: unknown kind {kind} (dmar-rmrr, ivrs-ivmd)")
+    if kind == "iort-rmr":  # the nodes come from iort_rmr, which also rewrites the header
+        return b"IORT", []
+    sys.exit(f"acpi_tables.py: unknown kind {kind} (dmar-rmrr, ivrs-ivmd, iort-rmr)")
 
 
 def cpio(files):
@@ -131,21 +200,28 @@ def cpio(files):
 def main(argv):
     if len(argv) == 3 and argv[1] == "show":
         sig, entries = entries_of(argv[2])
+        if argv[2] == "iort-rmr":
+            entries = [rmr_node(*r, 0, 0) for r in IORT_RMRS]
         for e in entries:
             print(sig.decode(), e.hex())
         return 0
     if len(argv) != 5 or argv[1] != "build":
         sys.exit(__doc__)
     sig, entries = entries_of(argv[2])
-    table = extend(Path(argv[3]).read_bytes(), sig, entries)
+    table = extend(Path(argv[3]).read_bytes(), sig, entries,
+                   iort_rmr if argv[2] == "iort-rmr" else None)
     out = Path(argv[4])
     out.mkdir(parents=True, exist_ok=True)
-    name = sig.decode() + ".aml"
-    (out / name).write_bytes(table)
+    tables = [(sig.decode() + ".aml", table)]
+    dsdt = Path(__file__).with_name("qemu-7.2-virt-DSDT.aml")
+    if argv[2] == "iort-rmr" and dsdt.exists():
+        tables.append(("DSDT.aml", dsdt.read_bytes()))
+    for name, data in tables:
+        (out / name).write_bytes(data)
     d = 0o040755
-    (out / "acpi.cpio").write_bytes(cpio([
-        ("kernel", b"", d), ("kernel/firmware", b"", d), ("kernel/firmware/acpi", b"", d),
-        ("kernel/firmware/acpi/" + name, table, 0o100644)]))
+    (out / "acpi.cpio").write_bytes(cpio(
+        [("kernel", b"", d), ("kernel/firmware", b"", d), ("kernel/firmware/acpi", b"", d)] +
+        [("kernel/firmware/acpi/" + name, data, 0o100644) for name, data in tables]))
     return 0
 
 

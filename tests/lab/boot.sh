@@ -29,7 +29,8 @@ image() {
 initrd="$out/initramfs-$arch-$k.cpio.gz"
 override=$(acpi_override "$name")
 if [ -n "$override" ]; then
-  mkdir -p "$out/acpi-$name"
+  # Afresh: a table an earlier run wrote and this one does not would be checked against sysfs.
+  rm -rf "$out/acpi-$name"; mkdir -p "$out/acpi-$name"
   # shellcheck disable=SC2086
   python3 "$lab_dir/acpi_tables.py" build $override "$out/acpi-$name" ||
     { mkdir -p "$dir"; echo "acpi_tables.py failed for $override" > "$dir/FAILED"; exit 0; }

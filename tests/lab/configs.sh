@@ -20,6 +20,8 @@ lab_configs() {
   # IVMDs, on the kernels either side of the 6.6 firmware-direct rule.
   for k in 61 612 618; do echo "intel39rmrr-$k x86_64 $k"; done
   for k in 612 618; do echo "amdivmd-$k x86_64 $k"; done
+  # QEMU's IORT with RMR nodes and a DSDT whose host bridge preserves the boot configuration.
+  for k in 612 618; do echo "smmuv3acpirmr-$k arm64 $k"; done
   for k in 61 612 612t 618 7x; do
     echo "smmuv3dt-$k arm64 $k"
     echo "smmuv3acpi-$k arm64 $k"
@@ -73,7 +75,7 @@ qemu_args() {
     virtio-*) echo "$x86 -device virtio-iommu-pci $(x86_devices "$img")" ;;
     noiommu-*) echo "$x86 $(x86_devices "$img")" ;;
     smmuv3dt-*) echo "$arm $(arm_devices "$img")" ;;
-    smmuv3acpi-*) echo "$arm -bios $efi $(arm_devices "$img")" ;;
+    smmuv3acpi-*|smmuv3acpirmr-*) echo "$arm -bios $efi $(arm_devices "$img")" ;;
   esac
 }
 
@@ -94,7 +96,7 @@ kernel_args() {
     virtio-*) echo "console=ttyS0 $common iommu=nopt vfio_iommu_type1.allow_unsafe_interrupts=1 iommufd.allow_unsafe_interrupts=1" ;;
     noiommu-*) echo "console=ttyS0 $common intel_iommu=off" ;;
     smmuv3dt-*) echo "console=ttyAMA0 $common iommu.passthrough=0" ;;
-    smmuv3acpi-*) echo "console=ttyAMA0 $common iommu.passthrough=0 acpi=force" ;;
+    smmuv3acpi-*|smmuv3acpirmr-*) echo "console=ttyAMA0 $common iommu.passthrough=0 acpi=force" ;;
   esac
 }
 
@@ -107,5 +109,6 @@ acpi_override() {
   case "$1" in
     intel39rmrr-*) echo "dmar-rmrr $t/lab-intel39-612/root/sys/firmware/acpi/tables/DMAR" ;;
     amdivmd-*) echo "ivrs-ivmd $t/lab-amd-612/root/sys/firmware/acpi/tables/IVRS" ;;
+    smmuv3acpirmr-*) echo "iort-rmr $t/lab-smmuv3acpi-612/root/sys/firmware/acpi/tables/IORT" ;;
   esac
 }
