@@ -631,10 +631,10 @@ firmware-dma-bits = 36
   Result<GroupModel> m6 = model_group(loaded->host, *g6, Policy::kKernel);
   ASSERT_TRUE(m5 && m6);
   // The fixture's sysfs, byte for byte (its MSI window included).
-  EXPECT_EQ(m5->regions.to_sysfs(),
-            read_all(IOVAMAP_SOURCE_DIR
-                     "/tests/data/lab-intel39rmrr-612/root/sys/kernel/iommu_groups/5/"
-                     "reserved_regions"));
+  EXPECT_EQ(
+      m5->regions.to_sysfs(),
+      read_all(IOVAMAP_SOURCE_DIR "/tests/data/lab-intel39rmrr-612/root/sys/kernel/iommu_groups/5/"
+                                  "reserved_regions"));
   EXPECT_EQ(m6->regions.to_sysfs(),
             "0x00000000bf000000 0x00000000bf0fffff direct-relaxable\n"
             "0x00000000fee00000 0x00000000feefffff msi\n");
@@ -644,6 +644,61 @@ firmware-dma-bits = 36
   EXPECT_NE(g6->devices[0].firmware_dma_limit->detail.find("host.toml:20: firmware-dma-bits 36"),
             std::string::npos)
       << g6->devices[0].firmware_dma_limit->detail;
+}
+
+// The same for an IORT with RMRs (the lab's smmuv3acpirmr-612 table), with the boot
+// configuration the lab's patched DSDT declared: declared by the file, overridden by the
+// command line's option, or unknown (then notes, no regions).
+TEST(FirmwareMatchTopology, DeclaredIortRmrsFollowTheBootConfiguration) {
+  TempDir dir;
+  const std::string lab = IOVAMAP_SOURCE_DIR "/tests/data/lab-smmuv3acpirmr-612/root/sys/";
+  fs::copy_file(lab + "firmware/acpi/tables/IORT", dir.path() / "IORT.bin");
+  auto load = [&](const std::string& boot_config, std::optional<bool> option) {
+    write_all(dir.path() / "host.toml",
+              "kernel = \"6.12\"\n[firmware]\niort = \"IORT.bin\"\n" + boot_config + R"(
+[[iommu]]
+name = "smmu3.0x0000000009050000"
+driver = "arm-smmu-v3"
+[[group]]
+id = 5
+iommu = "smmu3.0x0000000009050000"
+[[group.device]]
+bdf = "0000:00:04.0"
+[[group]]
+id = 2
+iommu = "smmu3.0x0000000009050000"
+[[group.device]]
+bdf = "0000:02:00.0"
+)");
+    return load_host(HostSpec{.source = HostSource::kTopology,
+                              .path = (dir.path() / "host.toml").string(),
+                              .pci_boot_config_preserved = option});
+  };
+  auto sysfs = [](const LoadedHost& h, uint32_t id) {
+    Result<GroupModel> m = model_group(h.host, *h.host.find_group(id), Policy::kKernel);
+    return m ? m->regions.to_sysfs() : m.error().message;
+  };
+  Result<LoadedHost> preserved = load("pci-boot-config = \"preserved\"", std::nullopt);
+  ASSERT_TRUE(preserved) << preserved.error().message;
+  // What the 6.12 kernel showed, byte for byte.
+  for (uint32_t g : {5u, 2u})
+    EXPECT_EQ(sysfs(*preserved, g),
+              read_all(lab + "kernel/iommu_groups/" + std::to_string(g) + "/reserved_regions"))
+        << "group " << g;
+  EXPECT_TRUE(preserved->notes_for({5}).empty());
+  // The option wins over the file; unknown gives notes instead of regions.
+  for (auto [line, option] :
+       {std::pair<std::string, std::optional<bool>>{"pci-boot-config = \"preserved\"", false},
+        {"", std::nullopt}}) {
+    Result<LoadedHost> none = load(line, option);
+    ASSERT_TRUE(none) << none.error().message;
+    EXPECT_TRUE(none->host.find_group(5)->devices[0].firmware_regions.empty());
+    EXPECT_EQ(none->notes_for({5}).empty(), option.has_value()) << line;
+  }
+  Result<LoadedHost> bad = load("pci-boot-config = \"yes\"", std::nullopt);
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message.find("host.toml:4: 'pci-boot-config' must be"), std::string::npos)
+      << bad.error().message;
 }
 
 TEST(FirmwareMatchTopology, BadTableFilesAreErrorsNamingTheLine) {

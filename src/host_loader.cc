@@ -48,7 +48,12 @@ Result<LoadedHost> load_host(const HostSpec& spec) {
         Status set = set_firmware_table(out.host.firmware, t.signature, *bytes);
         if (!set) return set.error().with_context(t.where + ": " + file.string());
       }
-      for (FirmwareMatchNote& n : match_firmware_regions(out.host))
+      // The command line's --pci-boot-config wins over the file's.
+      FirmwareMatchOptions match{.pci_boot_config_preserved =
+                                     spec.pci_boot_config_preserved
+                                         ? spec.pci_boot_config_preserved
+                                         : out.host.firmware.pci_boot_config_preserved};
+      for (FirmwareMatchNote& n : match_firmware_regions(out.host, match))
         out.notes.push_back({n.group_id, std::move(n.message)});
       // A limit the file declares (firmware-dma-bits) wins over the tables'.
       std::vector<std::optional<FirmwareDmaLimit>> declared;

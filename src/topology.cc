@@ -482,12 +482,24 @@ Result<Host> parse_topology(std::string_view text, const std::string& file_name,
               return {};
             };
           };
-          IOVAMAP_RETURN_IF_ERROR(each_key(ctx, *t, "[firmware]",
-                                           {{"dmar", table_file("dmar", "DMAR")},
-                                            {"ivrs", table_file("ivrs", "IVRS")},
-                                            {"iort", table_file("iort", "IORT")},
-                                            {"viot", table_file("viot", "VIOT")}},
-                                           {}));
+          IOVAMAP_RETURN_IF_ERROR(each_key(
+              ctx, *t, "[firmware]",
+              {{"dmar", table_file("dmar", "DMAR")},
+               {"ivrs", table_file("ivrs", "IVRS")},
+               {"iort", table_file("iort", "IORT")},
+               {"viot", table_file("viot", "VIOT")},
+               {"pci-boot-config",
+                [&](const toml::node& f) -> Status {
+                  IOVAMAP_ASSIGN_OR_RETURN(std::string v, get_string(ctx, f, "pci-boot-config"));
+                  if (v != "preserved" && v != "not-preserved")
+                    return ctx.at(f,
+                                  "'pci-boot-config' must be "
+                                  "\"preserved\" or "
+                                  "\"not-preserved\"");
+                  host.firmware.pci_boot_config_preserved = v == "preserved";
+                  return {};
+                }}},
+              {}));
           if (tables) tables->insert(tables->end(), refs.begin(), refs.end());
           return {};
         }},

@@ -49,6 +49,9 @@ struct Firmware {
   std::optional<Iort> iort;
   std::optional<Viot> viot;
   std::vector<DtDmaRangesNode> dma_ranges;  // in depth-first, name order
+  // Whether the PCI host bridges' boot configuration is preserved (the DSDT's _DSM function
+  // 5, AML that iovamap does not run), as a topology declares it; unset: not declared.
+  std::optional<bool> pci_boot_config_preserved;
 };
 
 // Parses `bytes` as the ACPI table `signature` ("DMAR", "IVRS", "IORT" or "VIOT") into its

@@ -50,9 +50,9 @@ struct HostSpec {
   Policy policy = Policy::kEffective;
   // Declared DMA limits, "SELECTOR=BITS" as --dma-limit takes them (device_selection.h).
   std::vector<std::string> dma_limits;
-  // kLive and kSnapshot: whether the PCI host bridges' boot configuration is preserved (ACPI
-  // _DSM function 5, which iovamap cannot evaluate), for IORT RMRs (firmware_match.h); unset:
-  // unknown, each RMR a PCI device would get is a note. A topology lists its regions itself.
+  // Whether the PCI host bridges' boot configuration is preserved (ACPI _DSM function 5,
+  // which iovamap cannot evaluate), for IORT RMRs (firmware_match.h); unset: what a topology's
+  // [firmware] pci-boot-config says, else unknown (each RMR a PCI device would get is a note).
   std::optional<bool> pci_boot_config_preserved;
   // kLive and kSnapshot: read through this reader (not owned) instead of opening `path`; for
   // tests and fuzzers (an in-memory FakeSysfs). `path` still names the host in messages.
