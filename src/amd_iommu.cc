@@ -47,6 +47,12 @@ constexpr KernelVersion kGenericPageTable{6, 19};
 // mainline on 2026-06-17 with the 7.2 iommu updates): get_info hides every size of half the VA
 // space or more. Verified by Debian 7.3.4 under QEMU 7.2 (4 levels: 0x7f7ffffff000).
 constexpr KernelVersion kPgsizeBelowHalfVa{7, 2};
+// 7.2: "iommu/amd: Adhere to IVINFO[VASIZE] for address limits" (the same merge):
+// early_amd_iommu_init takes the IVRS IVinfo VASize (bits 21:15; 0: no limit) as
+// amd_iommu_hpt_vasize, and a v1 domain's VA width is the smaller of it and the table's
+// (amd_iommu_domain_alloc_paging_v1): both the aperture and the page sizes narrow. Dated, not
+// seen in a lab kernel (QEMU's IVinfo leaves VASize 0).
+constexpr KernelVersion kIvinfoVaSize{7, 2};
 
 // The unit's facts (IommuUnit::registers / ::settings keys).
 constexpr std::string_view kCap = "cap";
@@ -54,6 +60,7 @@ constexpr std::string_view kEfr = "efr";
 constexpr std::string_view kEfr2 = "efr2";
 constexpr std::string_view kPgtblV2 = "pgtbl-v2";
 constexpr std::string_view kEarlyEfr = "early-efr";
+constexpr std::string_view kIvinfoVasize = "ivinfo-vasize";
 
 constexpr uint64_t kFeatureGt = uint64_t{1} << 4;         // EFR GTSup
 constexpr uint64_t kFeatureGioSup = uint64_t{1} << 48;    // EFR GIoSup
@@ -68,8 +75,8 @@ constexpr uint64_t kPgsizesV2 = (uint64_t{1} << 12) | (uint64_t{1} << 21) | (uin
 // The v1 page sizes of the generic page table (6.19+) for a table of `levels` levels, in its
 // own words:
 // - the VA width is min(64, 9 * levels + 12) bits (amd_iommu_domain_alloc_paging_v1 sets
-//   hw_max_vasz_lg2 to (levels - 1) * 9 + 21, capped at 64; from 7.2 the IVinfo VASize caps it
-//   too, see early_amd_iommu_init, not modelled: QEMU's IVinfo leaves it 0, "no limit");
+//   hw_max_vasz_lg2 to (levels - 1) * 9 + 21, capped at 64; from 7.2 a non-zero IVinfo VASize
+//   caps it too, kIvinfoVaSize);
 // - the domain may grow up to that width (PT_FEAT_DYNAMIC_TOP), so get_info (generic_pt/
 //   iommu_pt.h) takes every level whose entries cover less than the VA width, and at each the
 //   sizes amdv1pt_possible_sizes (generic_pt/fmt/amdv1.h) allows: an entry's own size 2^s
@@ -80,8 +87,16 @@ constexpr uint64_t kPgsizesV2 = (uint64_t{1} << 12) | (uint64_t{1} << 21) | (uin
 // - the driver then narrows by amd_iommu_pgsize_bitmap (the default keeps all of these).
 // 3 levels: 0x7ffffff000 (7.2+: 0x3ffffff000); 4 levels: 0xff7ffffff000 (7.2+:
 // 0x7f7ffffff000); 5 and 6 levels: 0xfff7ffffff000, the 6.12 bitmap.
-uint64_t generic_v1_page_sizes(unsigned levels, KernelVersion kernel) {
-  const unsigned va_bits = std::min(64u, 9 * levels + 12);
+// The VA width of a v1 domain of `levels` levels: min(64, 9 * levels + 12), and from 7.2 no
+// more than a non-zero IVinfo VASize (kIvinfoVaSize).
+unsigned v1_va_bits(unsigned levels, KernelVersion kernel, unsigned ivinfo_va_size) {
+  unsigned bits = std::min(64u, 9 * levels + 12);
+  if (kernel >= kIvinfoVaSize && ivinfo_va_size != 0) bits = std::min(bits, ivinfo_va_size);
+  return bits;
+}
+
+uint64_t generic_v1_page_sizes(unsigned levels, KernelVersion kernel, unsigned ivinfo_va_size) {
+  const unsigned va_bits = v1_va_bits(levels, kernel, ivinfo_va_size);
   uint64_t sizes = 0;
   for (unsigned level = 0; level < 5; ++level) {
     const unsigned entry_bits = 12 + 9 * level;
@@ -93,6 +108,11 @@ uint64_t generic_v1_page_sizes(unsigned levels, KernelVersion kernel) {
   if (kernel >= kPgsizeBelowHalfVa) sizes &= (uint64_t{1} << (va_bits - 1)) - 1;
   sizes &= (uint64_t{1} << 52) - 1;
   return sizes & kPgsizesV1;
+}
+
+// The unit's IVinfo VASize, 0 (no limit) when unknown.
+unsigned ivinfo_va_size(const IommuUnit& unit) {
+  return static_cast<unsigned>(unit.setting(kIvinfoVasize).value_or(0));
 }
 
 // The page table a paging domain on this unit uses.
@@ -186,8 +206,8 @@ Result<AmdFeatures> parse_amd_features(std::string_view text, const std::string&
 
 namespace detail {
 
-uint64_t amd_generic_v1_page_sizes(unsigned levels, KernelVersion kernel) {
-  return generic_v1_page_sizes(levels, kernel);
+uint64_t amd_generic_v1_page_sizes(unsigned levels, KernelVersion kernel, unsigned ivinfo_va_size) {
+  return generic_v1_page_sizes(levels, kernel, ivinfo_va_size);
 }
 
 namespace {
@@ -228,6 +248,14 @@ Result<std::optional<uint64_t>> parse_ivrs_early_efr(std::string_view t, const s
     global = global ? *global & efr : efr;
   }
   return global;
+}
+
+// IVinfo VASize (bits 21:15 of offset 36), which 7.2 and later take as the v1 VA limit.
+Result<std::optional<uint64_t>> parse_ivrs_va_size(std::string_view t, const std::string& file,
+                                                   KernelVersion /*kernel*/) {
+  Result<Ivrs> ivrs = parse_ivrs(t);
+  if (!ivrs) return make_error(EINVAL, file + ": " + ivrs.error().message);
+  return std::optional<uint64_t>(ivrs->va_size());
 }
 
 Result<std::optional<uint64_t>> parse_efr2(std::string_view text, const std::string& file_name,
@@ -279,6 +307,14 @@ constexpr UnitFact kFacts[] = {
                 "taken as the `amd-efr`",
      .sysfs_file = "/sys/firmware/acpi/tables/IVRS",
      .parse_sysfs = parse_ivrs_early_efr},
+    {.store = FactStore::kSetting,
+     .key = kIvinfoVasize,
+     .topology_key = "amd-ivinfo-vasize",
+     .max = 127,
+     .meaning = "the IVRS IVinfo VASize (0: no limit): from 7.2 the v1 VA width, and so the "
+                "aperture and page sizes, is at most this many bits",
+     .sysfs_file = "/sys/firmware/acpi/tables/IVRS",
+     .parse_sysfs = parse_ivrs_va_size},
 };
 
 class AmdIommu final : public IommuDriverModel {
@@ -328,12 +364,16 @@ class AmdIommu final : public IommuDriverModel {
     IOVAMAP_ASSIGN_OR_RETURN(Tables t, tables(unit, kernel));
     if (!t.v2) {
       const unsigned levels = t.host_levels;
-      const Range range = levels >= 6 ? Range::all() : low_bits_range(12 + 9 * levels);
+      const unsigned va_size = ivinfo_va_size(unit);
+      const unsigned bits = v1_va_bits(levels, kernel, va_size);
+      const Range range = bits >= 64 ? Range::all() : low_bits_range(bits);
       std::string why;
       if (kernel >= kHatsLevels) {
         why = unit.setting(kEarlyEfr) ? " (EFR HATS as the IVRS gives it at early init)"
                                       : " (EFR HATS from amd-iommu/features; IVRS unknown)";
       }
+      if (bits < std::min(64u, 9 * levels + 12))
+        why += ", " + std::to_string(bits) + " bits (IVRS IVinfo VASize)";
       return Aperture{range, true,
                       Provenance{Origin::kAperture, unit.name + ": v1 page table, " +
                                                         std::to_string(levels) + " levels" + why}};
@@ -352,7 +392,8 @@ class AmdIommu final : public IommuDriverModel {
   Result<uint64_t> page_sizes(const IommuUnit& unit, KernelVersion kernel) const override {
     IOVAMAP_ASSIGN_OR_RETURN(Tables t, tables(unit, kernel));
     if (t.v2) return kPgsizesV2;
-    if (kernel >= kGenericPageTable) return generic_v1_page_sizes(t.host_levels, kernel);
+    if (kernel >= kGenericPageTable)
+      return generic_v1_page_sizes(t.host_levels, kernel, ivinfo_va_size(unit));
     return kernel < kPgsizes52Bits ? kPgsizesV1Old : kPgsizesV1;
   }
 };

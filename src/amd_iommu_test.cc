@@ -245,6 +245,33 @@ TEST(AmdEarlyEfr, IvrsGivesTheImageOnlyWithEfrSupAndType11hOr40h) {
   EXPECT_EQ(early_efr(sum).error().code, EINVAL);
 }
 
+// From 7.2 a non-zero IVinfo VASize caps the v1 VA width: aperture and page sizes narrow to
+// it (VASize 39 on a 4-level table gives the 3-level page sizes), before 7.2 it is ignored,
+// and 0 means no limit. The fact comes from the IVRS (bits 21:15 of IVinfo).
+TEST(AmdDomain, IvinfoVaSizeCapsTheV1WidthFrom72) {
+  IommuUnit unit = amd_unit();
+  unit.settings["early-efr"] = 0;  // 4 levels: 48 bits
+  unit.settings["ivinfo-vasize"] = 39;
+  EXPECT_EQ(paging_aperture(unit, k71)->range, (Range{0, 0xffffffffffff}));
+  EXPECT_EQ(*page_sizes(unit, k71), 0x0000ff7ffffff000u);
+  EXPECT_EQ(paging_aperture(unit, k72)->range, (Range{0, 0x7fffffffff}));
+  EXPECT_EQ(*page_sizes(unit, k72), 0x0000003ffffff000u);
+  EXPECT_EQ(*page_sizes(unit, k73), detail::amd_generic_v1_page_sizes(3, k73));
+  // A VASize above the table's width changes nothing; 0 is no limit.
+  for (uint64_t v : {0u, 52u, 64u}) {
+    unit.settings["ivinfo-vasize"] = v;
+    EXPECT_EQ(paging_aperture(unit, k73)->range, (Range{0, 0xffffffffffff})) << v;
+    EXPECT_EQ(*page_sizes(unit, k73), 0x00007f7ffffff000u) << v;
+  }
+  // The parser: QEMU's IVinfo 0x2800 has VASize 0; 0x00148000 has 41.
+  for (const detail::UnitFact& f : detail::driver_of(unit).facts()) {
+    if (f.key != "ivinfo-vasize") continue;
+    EXPECT_EQ(f.parse_sysfs(ivrs(0x2800, 0x10, 0), "IVRS", k73).value(), 0u);
+    EXPECT_EQ(f.parse_sysfs(ivrs(0x00148000, 0x10, 0), "IVRS", k73).value(), 41u);
+    EXPECT_EQ(f.parse_sysfs("IVRS", "IVRS", k73).error().code, EINVAL);
+  }
+}
+
 // Lab: Debian 6.18 and 7.3 under QEMU 7.2 (sysfs EFR 0x29d3, HATS 2; IVRS without an EFR
 // image) answer [0, 2^48 - 1]: HATS is taken from the IVRS's EFR (0) at early init.
 TEST(AmdDomain, V1DepthFollowsTheIvrsEfrFrom617) {
