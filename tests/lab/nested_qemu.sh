@@ -2,9 +2,9 @@
 # nested_qemu.sh OUT: writes OUT, a gzip'd cpio that boot.sh appends to the initramfs of the
 # configurations configs.sh guest_extra names (the kernel unpacks concatenated archives in
 # turn): this machine's qemu-system-x86_64 (Debian 12's QEMU 7.2), every shared library `ldd`
-# lists at the path it lists, its TCG module, the two files QEMU opens at start without any firmware running
-# (SeaBIOS's bios-256k.bin, which q35 loads as its ROM, and kvmvapic.bin, which the PC
-# machines load even under TCG), and guest/vfio_e2e as /bin/lab_guest_extra, which guest/init
+# lists at the path it lists, its TCG module, the two files QEMU opens at start without any
+# firmware running (SeaBIOS's bios-256k.bin, which q35 loads as its ROM, and kvmvapic.bin,
+# which the PC machines load even under TCG), and guest/vfio_e2e as /bin/lab_guest_extra, which guest/init
 # runs last. Rebuilt only when the QEMU binary or the script changed (OUT.key).
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
