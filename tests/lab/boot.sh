@@ -38,6 +38,15 @@ if [ -n "$override" ]; then
   initrd="$out/acpi-$name/initrd"
 fi
 
+# The nested QEMU of the end-to-end vm-check (configs.sh guest_extra): its cpio goes after the
+# initramfs and brings /bin/lab_guest_extra, which guest/init runs last.
+if [ -n "$(guest_extra "$name")" ]; then
+  "$lab_dir/nested_qemu.sh" "$out/nested-qemu-$name.cpio.gz" ||
+    { mkdir -p "$dir"; echo "nested_qemu.sh failed" > "$dir/FAILED"; exit 0; }
+  cat "$initrd" "$out/nested-qemu-$name.cpio.gz" > "$out/initrd-$name"
+  initrd="$out/initrd-$name"
+fi
+
 qemu=$([ "$arch" = x86_64 ] && echo qemu-system-x86_64 || echo qemu-system-aarch64)
 for attempt in 1 2; do
   rm -rf "$dir"; mkdir -p "$dir"

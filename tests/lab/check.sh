@@ -103,6 +103,46 @@ for f in "$E"/iommufd_ranges.*; do
     [ "$got" = "$want" ] || fails+=("iommufd vs type1 ranges for $tag: iommufd: $(tr '\n' ' ' <<<"$got") type1: $(tr '\n' ' ' <<<"$want")")
   fi
 done
+# The end-to-end vm-check (guest/vfio_e2e): QEMU with a vfio-pci device against `iovamap
+# vm-check` on the same command line. The case "low" must start and "high" (a DIMM past the
+# 39-bit aperture) must fail with QEMU's -22; vm-check's "starts" must say the same, and the
+# region, IOVA and size of QEMU's refused mapping must be in vm-check's predicted message.
+# e2e_dma_map FILE: "REGION IOVA SIZE" of each refused vfio_dma_map message in FILE (QEMU's
+# stderr names the container and host address where vm-check writes "...").
+e2e_dma_map() {
+  grep -o 'Region [^:]*: vfio[a-z_]*dma_map([^,]*, 0x[0-9a-f]*, 0x[0-9a-f]*' "$1" 2>/dev/null |
+    sed 's/^Region \([^:]*\): [a-z_]*(\([^,]*\), \(0x[0-9a-f]*\), \(0x[0-9a-f]*\)$/\1 \3 \4/' | sort -u
+}
+case "$name" in
+  intel39e2e-*)
+    if [ ! -f "$E/e2e.device" ]; then
+      fails+=("end-to-end vm-check did not run: $(cat "$E/e2e.none" 2>/dev/null || echo 'no e2e.device')")
+    fi
+    for c in low high; do
+      [ -f "$E/e2e.device" ] || break
+      q="$E/e2e.$c.qemu"; v="$E/e2e.$c.vmcheck"
+      qexit=$(sed -n 's/^exit //p' "$q" 2>/dev/null | tail -n1)
+      starts=$(grep -o '"starts": *\(true\|false\)' "$v" 2>/dev/null | head -n1 | sed 's/.*: *//')
+      want=$([ "$c" = low ] && echo 0 || echo refused)
+      got=$([ "$qexit" = 0 ] && echo 0 || echo refused)
+      [ "$got" = "$want" ] || fails+=("e2e $c: QEMU was expected to $([ "$want" = 0 ] && echo start || echo fail) (exit $qexit):
+$(sed 's/^/      qemu| /' "$q")")
+      if [ "$c" = high ] && ! grep -q '= -22 (Invalid argument)' "$q"; then
+        fails+=("e2e high: QEMU's output has no -22 mapping refusal:
+$(sed 's/^/      qemu| /' "$q")")
+      fi
+      if { [ "$got" = 0 ] && [ "$starts" != true ]; } || { [ "$got" != 0 ] && [ "$starts" != false ]; }; then
+        fails+=("e2e $c: QEMU $([ "$got" = 0 ] && echo started || echo failed) but vm-check says starts=${starts:-?}:
+$(sed 's/^/      qemu| /' "$q")
+$(sed 's/^/      vm-check| /' "$v")")
+      fi
+      # Every mapping QEMU refused is one vm-check predicted, by region, IOVA and size.
+      missing=$(comm -23 <(e2e_dma_map "$q") <(e2e_dma_map "$v"))
+      [ -z "$missing" ] || fails+=("e2e $c: QEMU refused mappings vm-check did not predict: $(tr '\n' ';' <<<"$missing") (vm-check: $(e2e_dma_map "$v" | tr '\n' ';'))")
+      echo "  e2e $name $c: QEMU exit $qexit$(e2e_dma_map "$q" | sed 's/^/, refused /' | tr '\n' ' '); vm-check starts=$starts$(e2e_dma_map "$v" | sed 's/^/, predicts /' | tr '\n' ' ') ($(cat "$E/e2e.$c.seconds" 2>/dev/null))"
+    done
+    ;;
+esac
 [ -s "$E/probe.log" ] && grep -q . "$E/probe.log" && echo "  note $name: $(tr '\n' ';' < "$E/probe.log")"
 if [ ${#fails[@]} -gt 0 ]; then
   echo "FAIL $name:"; printf '    %s\n' "${fails[@]}"; exit 1

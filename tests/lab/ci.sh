@@ -13,8 +13,9 @@ if ! tests/lab/setup.sh >/dev/null; then
   exit 0
 fi
 # CI boots every configuration of 6.1, 6.12 and the built kernel (the firmware-table ones
-# intel39rmrr-61/612, amdivmd-612 and smmuv3acpirmr-612 included: 4 boots, README.md "Times"),
-# and one per IOMMU
+# intel39rmrr-61/612, amdivmd-612 and smmuv3acpirmr-612 included: 4 boots, README.md "Times";
+# intel39e2e-612, QEMU with vfio-pci in the guest against vm-check, one boot of under a minute,
+# README.md "vm-check end to end"), and one per IOMMU
 # family of the newer kernels (their kept fixtures are judged by the unit tests on every run
 # anyway; amd-7x stays out, amd-618 stands for AMD): the
 # whole matrix (tests/lab/run.sh with no pattern) adds about 12 boots and 2 more kernel

@@ -22,6 +22,9 @@ lab_configs() {
   for k in 612 618; do echo "amdivmd-$k x86_64 $k"; done
   # QEMU's IORT with RMR nodes and a DSDT whose host bridge preserves the boot configuration.
   for k in 612 618; do echo "smmuv3acpirmr-$k arm64 $k"; done
+  # The end-to-end vm-check: intel39's guest also runs QEMU with a vfio-pci device
+  # (guest_extra; README.md, "vm-check end to end").
+  echo "intel39e2e-612 x86_64 612"
   for k in 61 612 612t 618 7x; do
     echo "smmuv3dt-$k arm64 $k"
     echo "smmuv3acpi-$k arm64 $k"
@@ -69,7 +72,7 @@ qemu_args() {
   local x86="-machine q35,kernel-irqchip=split -accel tcg -cpu max -smp 1 -m 1024 -vga none -net none"
   local arm="-machine virt,iommu=smmuv3,gic-version=3 -accel tcg -cpu max,pauth-impdef=on -smp 1 -m 1024 -net none"
   case "$name" in
-    intel39-*|intel39rmrr-*) echo "$x86 -device intel-iommu,intremap=on,aw-bits=39 $(x86_devices "$img")" ;;
+    intel39-*|intel39rmrr-*|intel39e2e-*) echo "$x86 -device intel-iommu,intremap=on,aw-bits=39 $(x86_devices "$img")" ;;
     intel48-*) echo "$x86 -device intel-iommu,intremap=on,aw-bits=48 $(x86_devices "$img")" ;;
     amd-*|amdivmd-*) echo "$x86 -device amd-iommu,intremap=on $(x86_devices "$img")" ;;
     virtio-*) echo "$x86 -device virtio-iommu-pci $(x86_devices "$img")" ;;
@@ -97,6 +100,15 @@ kernel_args() {
     noiommu-*) echo "console=ttyS0 $common intel_iommu=off" ;;
     smmuv3dt-*) echo "console=ttyAMA0 $common iommu.passthrough=0" ;;
     smmuv3acpi-*|smmuv3acpirmr-*) echo "console=ttyAMA0 $common iommu.passthrough=0 acpi=force" ;;
+  esac
+}
+
+# guest_extra NAME: prints "nested-qemu" when configuration NAME's guest also runs Debian's QEMU
+# with a vfio-pci device and `iovamap vm-check` on the same command lines (boot.sh appends
+# nested_qemu.sh's cpio to the initrd; guest/vfio_e2e runs them; check.sh compares), or nothing.
+guest_extra() {
+  case "$1" in
+    intel39e2e-*) echo nested-qemu ;;
   esac
 }
 
