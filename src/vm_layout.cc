@@ -255,24 +255,67 @@ Result<VmLayout> vm_layout(const VmConfig& vm, const VmHostCpu& host_cpu,
     reserved_end = l.device_memory && l.device_memory->last != UINT64_MAX
                        ? align_up(l.device_memory->last + 1, kGiB)
                        : UINT64_MAX;
-    // DIMMs, in order, each at the first free address (hw/mem/memory-device.c
-    // memory_device_get_free_addr), aligned to 2 MiB (an assumption: the backend's page size
+    // DIMMs, in order (hw/mem/memory-device.c memory_device_get_free_addr): one given an
+    // address (addr=) goes exactly there, and QEMU refuses to start when that is outside the
+    // region or overlaps a DIMM placed before it; any other goes to the first free gap from
+    // the region's start that fits it, aligned to 2 MiB (an assumption: the backend's page size
     // and QEMU's RAM alignment).
-    uint64_t next = base;
+    std::vector<Range> placed;  // sorted by first
     size_t i = 0;
     for (const VmDimm& d : vm.dimms) {
       if (d.size == 0) continue;
-      next = align_up(next, 2 * kMiB);
-      if (auto r = span(next, d.size)) {
-        l.mappings.push_back({d.id.empty() ? "dimm" + std::to_string(i) : d.id,
-                              VmMappingKind::kDimm, *r, true, true, false,
-                              "plugged into the hotplug region at " + hex(base) +
-                                  " (hw/i386/pc.c pc_memory_init: after RAM, 1 GiB aligned)",
+      const std::string name = d.id.empty() ? "dimm" + std::to_string(i) : d.id;
+      std::optional<Range> r;
+      if (d.addr) {
+        // QEMU stops at the device (hw/mem/memory-device.c memory_device_get_free_addr), with
+        // the message QEMU 7.2 printed in tests/vm_lab.
+        r = span(*d.addr, d.size);
+        std::optional<std::string> refusal;
+        if (!r || !l.device_memory || r->first < l.device_memory->first ||
+            r->last > l.device_memory->last) {
+          const uint64_t region_size =
+              l.device_memory ? l.device_memory->last - l.device_memory->first + 1 : 0;
+          refusal = "can't add memory device [" + hex(*d.addr) + ":" + hex(d.size) +
+                    "], usable range for memory devices [" + hex(base) + ":" + hex(region_size) +
+                    "]";
+        } else {
+          for (const Range& p : placed)
+            if (p.overlaps(*r)) refusal = "address range conflicts with memory device";
+        }
+        if (refusal) {
+          if (!l.qemu_refusal) l.qemu_refusal = *refusal;
+          ++i;
+          continue;
+        }
+      } else {
+        uint64_t next = base;
+        for (const Range& p : placed) {
+          next = align_up(next, 2 * kMiB);
+          if (p.first > next && p.first - next >= d.size) break;
+          if (p.last >= next) next = p.last == UINT64_MAX ? UINT64_MAX : p.last + 1;
+        }
+        next = align_up(next, 2 * kMiB);
+        r = span(next, d.size);
+      }
+      if (r) {
+        l.mappings.push_back({name, VmMappingKind::kDimm, *r, true, true, false,
+                              d.addr ? "placed at addr=" + hex(*d.addr) +
+                                           " in the hotplug region (hw/mem/memory-device.c)"
+                                     : "plugged into the hotplug region at " + hex(base) +
+                                           " (hw/i386/pc.c pc_memory_init: after RAM, 1 GiB "
+                                           "aligned)",
                               d.line});
-        next = r->last == UINT64_MAX ? UINT64_MAX : r->last + 1;
+        placed.insert(
+            std::upper_bound(placed.begin(), placed.end(), *r,
+                             [](const Range& a, const Range& b) { return a.first < b.first; }),
+            *r);
       }
       ++i;
     }
+    // The first free address after the last DIMM, for the rest of the region below.
+    uint64_t next = base;
+    if (!placed.empty())
+      next = placed.back().last == UINT64_MAX ? UINT64_MAX : placed.back().last + 1;
     // What is left of the region takes the DIMMs plugged at run time: one that lands where
     // the IOMMU cannot map stops QEMU then (a hardware error), so it is checked as a warning.
     if (l.device_memory && next <= l.device_memory->last)

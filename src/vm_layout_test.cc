@@ -111,6 +111,37 @@ TEST(VmLayout, HotplugRegionAndDimms) {
   EXPECT_EQ(vm_layout(bad, kIntel46, {}).error().code, EINVAL);
 }
 
+// A DIMM with addr= goes exactly there (hw/mem/memory-device.c); one without takes the first
+// gap from the region's start that fits, so it may land below one placed by address. QEMU 7.2,
+// paused (tests/vm_lab): d1 at addr=0x300000000, d0 (1 GiB) at 0x200000000, d2 (2 GiB) after
+// d1. An address outside the region, or over a DIMM placed before, stops QEMU.
+TEST(VmLayout, DimmsGivenAnAddressGoThere) {
+  VmConfig vm = vm_of("pc-q35-7.2", 6 * kGiB);
+  vm.maxmem = 70 * kGiB;
+  vm.slots = 4;
+  vm.dimms = {{"d1", kGiB, 3, 12 * kGiB}, {"d0", kGiB, 4}, {"d2", 4 * kGiB, 5}};
+  VmLayout l = vm_layout(vm, kIntel46, {}).value();
+  EXPECT_EQ(find(l, "d1")->range, (Range{12 * kGiB, 13 * kGiB - 1}));
+  EXPECT_EQ(find(l, "d0")->range, (Range{8 * kGiB, 9 * kGiB - 1}));    // the gap below d1
+  EXPECT_EQ(find(l, "d2")->range, (Range{13 * kGiB, 17 * kGiB - 1}));  // too big for it
+  EXPECT_EQ(find(l, "hotplug region (DIMMs plugged later)")->range,
+            (Range{17 * kGiB, 76 * kGiB - 1}));
+  // QEMU 7.2's refusals, as tests/vm_lab saw them.
+  VmConfig outside = vm;
+  outside.dimms = {{"d1", kGiB, 3, 0x8000000000}};
+  EXPECT_EQ(vm_layout(outside, kIntel46, {})->qemu_refusal,
+            "can't add memory device [0x8000000000:0x40000000], usable range for memory devices "
+            "[0x200000000:0x1100000000]");
+  VmConfig overlap = vm;
+  overlap.dimms = {{"d0", 2 * kGiB, 3}, {"d1", kGiB, 4, 9 * kGiB}};
+  EXPECT_EQ(vm_layout(overlap, kIntel46, {})->qemu_refusal,
+            "address range conflicts with memory device");
+  VmConfig wraps = vm;
+  wraps.dimms = {{"d1", 2 * kGiB, 3, kMaxAddress - kGiB}};
+  EXPECT_TRUE(vm_layout(wraps, kIntel46, {})->qemu_refusal);
+  EXPECT_FALSE(vm_layout(vm, kIntel46, {})->qemu_refusal);
+}
+
 TEST(VmLayout, PhysBitsFromTheHostTheLimitOrTheModel) {
   VmConfig vm = vm_of("q35", 4 * kGiB);
   vm.cpu.model = "host";

@@ -261,6 +261,15 @@ class DomainReader {
         if (!s) return at(d, make_error(EINVAL, "no <target><size>"));
         IOVAMAP_ASSIGN_OR_RETURN(uint64_t bytes, size(s, "KiB"));
         vm_->dimms.push_back({model, bytes, line_of(d)});
+        // <address type='dimm' slot='0' base='0x100000000'/>: libvirt passes base as addr=.
+        const xmlNode* a = child(d, "address");
+        if (a && attr(a, "type") == "dimm") {
+          if (std::optional<std::string> base = attr(a, "base")) {
+            Result<uint64_t> b = parse_qemu_size(*base, 'B');
+            if (!b) return at(a, b.error());
+            vm_->dimms.back().addr = *b;
+          }
+        }
       } else if (is(d, "shmem")) {
         const xmlNode* m = child(d, "model");
         std::string type = m ? attr(m, "type").value_or("ivshmem-plain") : "ivshmem-plain";

@@ -62,7 +62,7 @@ TEST(Libvirt, MaxphysaddrMaxMemoryDimmsAndIommu) {
   <memory unit='G'>12</memory>
   <cpu mode='host-passthrough'><maxphysaddr mode='passthrough' limit='39'/></cpu>
   <devices>
-    <memory model='dimm'><target><size unit='GiB'>4</size><node>0</node></target></memory>
+    <memory model='dimm'><target><size unit='GiB'>4</size><node>0</node></target><address type='dimm' slot='0' base='0x400000000'/></memory>
     <iommu model='intel'><driver aw_bits='48' caching_mode='on'/></iommu>
     <hostdev mode='subsystem' type='pci'><source><address domain='0' bus='2' slot='0' function='0'/></source></hostdev>
   </devices>
@@ -75,6 +75,7 @@ TEST(Libvirt, MaxphysaddrMaxMemoryDimmsAndIommu) {
   EXPECT_EQ(vm.cpu.host_phys_bits_limit, 39u);
   ASSERT_EQ(vm.dimms.size(), 1u);
   EXPECT_EQ(vm.dimms[0].size, 4 * kGiB);
+  EXPECT_EQ(vm.dimms[0].addr, 16 * kGiB);
   ASSERT_TRUE(vm.viommu);
   EXPECT_EQ(vm.viommu->model, "intel-iommu");
   EXPECT_EQ(vm.viommu->aw_bits, 48u);

@@ -381,6 +381,10 @@ class QemuReader {
       auto memdev = o.get("memdev");
       if (!memdev) return make_error(EINVAL, driver + " without memdev=");
       uses_.push_back({driver, *memdev, o.get("id").value_or(*memdev), line});
+      if (auto addr = o.get("addr"); addr && (driver == "pc-dimm" || driver == "nvdimm")) {
+        IOVAMAP_ASSIGN_OR_RETURN(uint64_t a, parse_qemu_size(*addr, 'B'));
+        uses_.back().addr = a;
+      }
       if (driver == "virtio-mem-pci") {
         auto req = o.get("requested-size");
         uint64_t r = 0;
@@ -459,7 +463,7 @@ class QemuReader {
         vm_->dimms.push_back({u.memdev, u.requested, u.line});
       } else {
         // QEMU names the memory region (and so the mapping, in its messages) by the backend.
-        vm_->dimms.push_back({u.memdev, size, u.line});
+        vm_->dimms.push_back({u.memdev, size, u.line, u.addr});
       }
     }
     return Status();
@@ -471,6 +475,7 @@ class QemuReader {
     std::string id;
     size_t line = 0;
     uint64_t requested = 0;
+    std::optional<uint64_t> addr;  // pc-dimm/nvdimm addr=
   };
   const std::string& file_;
   VmConfig* vm_;

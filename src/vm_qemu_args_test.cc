@@ -43,11 +43,11 @@ TEST(QemuArgs, ReadsWhatMovesAddresses) {
 
 TEST(QemuArgs, MemoryHotplugCpuBitsAndVIommu) {
   std::vector<QemuArg> args;
-  for (const char* a :
-       {"-machine", "q35,max-ram-below-4g=2G", "-m", "size=4G,slots=4,maxmem=64G", "-cpu",
-        "EPYC,phys-bits=48", "-object", "memory-backend-ram,id=d0,size=8G", "-device",
-        "pc-dimm,memdev=d0,id=dimm0", "-device", "intel-iommu,aw-bits=48,caching-mode=on",
-        "-global", "q35-pcihost.pci-hole64-size=64G", "--device", "vfio-pci,host=02:00.0"})
+  for (const char* a : {"-machine", "q35,max-ram-below-4g=2G", "-m", "size=4G,slots=4,maxmem=64G",
+                        "-cpu", "EPYC,phys-bits=48", "-object", "memory-backend-ram,id=d0,size=8G",
+                        "-device", "pc-dimm,memdev=d0,id=dimm0,addr=0x200000000", "-device",
+                        "intel-iommu,aw-bits=48,caching-mode=on", "-global",
+                        "q35-pcihost.pci-hole64-size=64G", "--device", "vfio-pci,host=02:00.0"})
     args.push_back({a, 1});
   VmConfig vm = parse_qemu_args(args, "<arguments>").value();
   EXPECT_EQ(vm.max_ram_below_4g, 2 * kGiB);
@@ -56,6 +56,7 @@ TEST(QemuArgs, MemoryHotplugCpuBitsAndVIommu) {
   EXPECT_EQ(vm.slots, 4u);
   ASSERT_EQ(vm.dimms.size(), 1u);
   EXPECT_EQ(vm.dimms[0].size, 8 * kGiB);
+  EXPECT_EQ(vm.dimms[0].addr, 8 * kGiB);
   EXPECT_EQ(vm.cpu.phys_bits, 48u);
   ASSERT_TRUE(vm.viommu);
   EXPECT_EQ(vm.viommu->aw_bits, 48u);

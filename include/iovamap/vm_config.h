@@ -103,6 +103,9 @@ struct VmDimm {
   std::string id;
   uint64_t size = 0;
   size_t line = 0;
+  // Where it must go (pc-dimm/nvdimm addr=, libvirt <address type='dimm' base=>); unset: the
+  // first free place in the hotplug region.
+  std::optional<uint64_t> addr;
 };
 
 // An emulated IOMMU in front of the assigned devices.
