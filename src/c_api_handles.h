@@ -68,10 +68,12 @@ inline void* find_object(Tag tag, uintptr_t h) {
 
 // The tag of each handle type's object (T::kTag). An allocator handle's slot holds the
 // IovaAllocator itself.
+// Inline: an explicit specialization of a variable template is not implicitly inline, and
+// two translation units (c_api.cc, iova_allocator.cc) include this header.
 template <class T>
-constexpr Tag kTagOf = T::kTag;
+inline constexpr Tag kTagOf = T::kTag;
 template <>
-constexpr Tag kTagOf<IovaAllocator> = Tag::kAllocator;
+inline constexpr Tag kTagOf<IovaAllocator> = Tag::kAllocator;
 
 // The T behind a live handle of T's type, or nullptr.
 template <class T, class H>
