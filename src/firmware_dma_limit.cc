@@ -145,6 +145,7 @@ std::vector<FirmwareMatchNote> apply_firmware_dma_limits(Host& host, SysfsReader
   if (!fw.iort && dt_nodes.empty()) return notes;
   for (Group& group : host.groups) {
     for (Device& device : group.devices) {
+      if (device.firmware_dma_limit) continue;  // declared (topology firmware-dma-bits): it wins
       std::optional<FirmwareDmaLimit> limit;
       if (fw.iort) {
         // acpi_arch_dma_setup: on an ACPI host the IORT is read when no _DMA applies.

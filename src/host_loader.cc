@@ -55,17 +55,10 @@ Result<LoadedHost> load_host(const HostSpec& spec) {
                                          : out.host.firmware.pci_boot_config_preserved};
       for (FirmwareMatchNote& n : match_firmware_regions(out.host, match))
         out.notes.push_back({n.group_id, std::move(n.message)});
-      // A limit the file declares (firmware-dma-bits) wins over the tables'.
-      std::vector<std::optional<FirmwareDmaLimit>> declared;
-      for (const Group& g : out.host.groups)
-        for (const Device& d : g.devices) declared.push_back(d.firmware_dma_limit);
+      // A limit the file declares (firmware-dma-bits) is kept over the tables'.
       FakeSysfs none;
       for (FirmwareMatchNote& n : apply_firmware_dma_limits(out.host, none))
         out.notes.push_back({n.group_id, std::move(n.message)});
-      size_t i = 0;
-      for (Group& g : out.host.groups)
-        for (Device& d : g.devices)
-          if (std::optional<FirmwareDmaLimit>& mine = declared[i++]) d.firmware_dma_limit = mine;
     }
   } else {
     out.root = spec.path.empty() ? "/" : spec.path;

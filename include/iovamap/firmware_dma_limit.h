@@ -34,8 +34,9 @@
 namespace iovamap {
 
 // Sets Device::firmware_dma_limit of every device the IORT (when the host has one) or else the
-// device tree's dma-ranges give a bus DMA limit, declared or ignored. Never fails: a link or
-// file that cannot be read means firmware says nothing about that device.
+// device tree's dma-ranges give a bus DMA limit, declared or ignored; a device that already has
+// one (a topology's firmware-dma-bits) keeps it. Never fails: a link or file that cannot be
+// read means firmware says nothing about that device.
 std::vector<FirmwareMatchNote> apply_firmware_dma_limits(Host& host, SysfsReader& reader);
 
 }  // namespace iovamap
