@@ -29,6 +29,18 @@ std::vector<std::string> LoadedHost::all_notes() const {
   return out;
 }
 
+namespace {
+// What the firmware tables give a host, as the kernel derives it: each device's regions (RMRR,
+// IVMD, RMR), then the interconnect's DMA limits (IORT, device tree; a limit a device already
+// has, such as a topology's firmware-dma-bits, is kept). Each group concerned gets a note.
+void derive_from_firmware(LoadedHost& out, const FirmwareMatchOptions& match, SysfsReader& reader) {
+  for (FirmwareMatchNote& n : match_firmware_regions(out.host, match))
+    out.notes.push_back({n.group_id, std::move(n.message)});
+  for (FirmwareMatchNote& n : apply_firmware_dma_limits(out.host, reader))
+    out.notes.push_back({n.group_id, std::move(n.message)});
+}
+}  // namespace
+
 Result<LoadedHost> load_host(const HostSpec& spec) {
   LoadedHost out;
   out.policy = spec.policy;
@@ -53,12 +65,8 @@ Result<LoadedHost> load_host(const HostSpec& spec) {
                                      spec.pci_boot_config_preserved
                                          ? spec.pci_boot_config_preserved
                                          : out.host.firmware.pci_boot_config_preserved};
-      for (FirmwareMatchNote& n : match_firmware_regions(out.host, match))
-        out.notes.push_back({n.group_id, std::move(n.message)});
-      // A limit the file declares (firmware-dma-bits) is kept over the tables'.
       FakeSysfs none;
-      for (FirmwareMatchNote& n : apply_firmware_dma_limits(out.host, none))
-        out.notes.push_back({n.group_id, std::move(n.message)});
+      derive_from_firmware(out, match, none);
     }
   } else {
     out.root = spec.path.empty() ? "/" : spec.path;
@@ -80,14 +88,10 @@ Result<LoadedHost> load_host(const HostSpec& spec) {
     out.host = std::move(found.host);
     IOVAMAP_ASSIGN_OR_RETURN(out.host.firmware, read_firmware(*reader));
     for (std::string& w : found.warnings) out.notes.push_back({std::nullopt, std::move(w)});
-    // The regions the firmware tables give each device, as the kernel matches them, first: only
-    // what they do not explain is kept as observed below.
-    FirmwareMatchOptions match{.pci_boot_config_preserved = spec.pci_boot_config_preserved};
-    for (FirmwareMatchNote& n : match_firmware_regions(out.host, match))
-      out.notes.push_back({n.group_id, std::move(n.message)});
-    // The interconnect's DMA limits (IORT, device tree), before declared limits are applied.
-    for (FirmwareMatchNote& n : apply_firmware_dma_limits(out.host, *reader))
-      out.notes.push_back({n.group_id, std::move(n.message)});
+    // The firmware's regions and DMA limits first (before declared limits are applied): only
+    // what the tables do not explain is kept as observed below.
+    derive_from_firmware(out, {.pci_boot_config_preserved = spec.pci_boot_config_preserved},
+                         *reader);
     // What the kernel showed and the model cannot derive is kept (as observed regions), so that
     // every answer includes it; each group where that happened gets a note.
     for (ObservedNote& n : explain_observed_regions(out.host))
