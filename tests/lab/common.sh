@@ -8,6 +8,8 @@
 #     debs/               downloaded .deb files (never installed)
 #     kernels/<arch>-<v>/ extracted kernel image + decompressed modules
 #     built/<key>/        the small iommufd kernel, keyed on fragment + source version
+#     guest/<arch>-<key>/ the static guest programs (lab_probe, iovamap), keyed on their
+#                         sources, compiler and flags (run.sh)
 # Sharp edges: the apt state is private (-o Dir::...), the system's apt setup and dpkg
 # architectures are never touched; the mirror is read from the machine's own apt sources.
 
