@@ -27,6 +27,11 @@ uint64_t pow2_floor(uint64_t v) {
   return v == 0 ? 0 : uint64_t{1} << (63 - std::countl_zero(v));
 }
 
+// The address right after r, or UINT64_MAX when r ends the space.
+uint64_t after(const Range& r) {
+  return r.last == UINT64_MAX ? UINT64_MAX : r.last + 1;
+}
+
 // Ranges are closed; an empty size gives none.
 std::optional<Range> span(uint64_t first, uint64_t size) {
   if (size == 0) return std::nullopt;
@@ -292,7 +297,7 @@ Result<VmLayout> vm_layout(const VmConfig& vm, const VmHostCpu& host_cpu,
         for (const Range& p : placed) {
           next = align_up(next, 2 * kMiB);
           if (p.first > next && p.first - next >= d.size) break;
-          if (p.last >= next) next = p.last == UINT64_MAX ? UINT64_MAX : p.last + 1;
+          if (p.last >= next) next = after(p);
         }
         next = align_up(next, 2 * kMiB);
         r = span(next, d.size);
@@ -305,17 +310,13 @@ Result<VmLayout> vm_layout(const VmConfig& vm, const VmHostCpu& host_cpu,
                                            " (hw/i386/pc.c pc_memory_init: after RAM, 1 GiB "
                                            "aligned)",
                               d.line});
-        placed.insert(
-            std::upper_bound(placed.begin(), placed.end(), *r,
-                             [](const Range& a, const Range& b) { return a.first < b.first; }),
-            *r);
+        placed.insert(std::upper_bound(placed.begin(), placed.end(), *r), *r);
       }
       ++i;
     }
     // The first free address after the last DIMM, for the rest of the region below.
     uint64_t next = base;
-    if (!placed.empty())
-      next = placed.back().last == UINT64_MAX ? UINT64_MAX : placed.back().last + 1;
+    if (!placed.empty()) next = after(placed.back());
     // What is left of the region takes the DIMMs plugged at run time: one that lands where
     // the IOMMU cannot map stops QEMU then (a hardware error), so it is checked as a warning.
     if (l.device_memory && next <= l.device_memory->last)
@@ -487,7 +488,7 @@ Result<VmLayout> vm_layout(const VmConfig& vm, const VmHostCpu& host_cpu,
                             l.pci64_rule + "; packed largest first (an approximation of the "
                                            "firmware's allocator)",
                             b.line});
-      next = r->last == UINT64_MAX ? UINT64_MAX : r->last + 1;
+      next = after(*r);
     }
   }
   if (!bars32.empty()) {
