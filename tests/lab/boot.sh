@@ -13,7 +13,7 @@ dir="$out/$name"
 image() {
   local debarch abi
   if [ "$k" = built ]; then printf '%s\n' "$built_kernel"; return; fi
-  debarch=$([ "$arch" = x86_64 ] && echo amd64 || echo arm64)
+  debarch=$(debarch "$arch")
   abi=$(kernel_abi "$debarch" "$k")
   # From 6.19 Debian's kernel image sits in the modules directory (linux-binary-*).
   local kd="$cache/kernels/$debarch-$abi"

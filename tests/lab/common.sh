@@ -38,6 +38,9 @@ lab_kernels() {
     "7x trixie $kver_7x_pin 7\\.[0-9]+\\.[0-9]+\\+deb13"
 }
 
+# debarch ARCH: Debian's name for a QEMU architecture (x86_64 -> amd64, arm64 stays).
+debarch() { if [ "$1" = x86_64 ]; then echo amd64; else echo "$1"; fi; }
+
 # kernel_abi DEBARCH K: the ABI fetch.sh resolved for kernel key K (61, 612, 612t, 618, 7x).
 kernel_abi() {
   awk -v k="$2" '$1 == k {print $2}' "$cache/kernels/$1.abis" 2>/dev/null

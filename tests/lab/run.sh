@@ -49,7 +49,7 @@ mapfile -t configs < <(lab_configs | while read -r n a k; do selected "$n" && ec
 IOVAMAP_LAB_KERNEL_KEYS=$(for c in "${configs[@]}"; do
   read -r n a k <<<"$c"
   [ "$k" = built ] && k=612  # the built kernel's modules are not needed; keep its series' pin
-  echo "$([ "$a" = x86_64 ] && echo amd64 || echo "$a"):$k"
+  echo "$(debarch "$a"):$k"
 done | sort -u | tr '\n' ' ')
 export IOVAMAP_LAB_KERNEL_KEYS
 "$lab_dir/fetch.sh" || infra_fail "fetching the Debian packages failed"
@@ -58,7 +58,7 @@ export IOVAMAP_LAB_KERNEL_KEYS
 for c in "${configs[@]}"; do
   read -r n a k <<<"$c"
   [ "$k" = built ] && continue
-  d=$([ "$a" = x86_64 ] && echo amd64 || echo "$a")
+  d=$(debarch "$a")
   [ -n "$(kernel_abi "$d" "$k")" ] || die "fetch.sh resolved no $d kernel for key $k ($n)"
 done
 # The iommufd kernel only when a selected configuration boots it (minutes on a cold cache).
@@ -115,9 +115,8 @@ for arch in $(for c in "${configs[@]}"; do read -r n a k <<<"$c"; echo "$a"; don
       build_static "$cxx" "$arch" || die "building the $arch guest programs failed"
       rm -rf "$cache/guest/$arch-"*
       mkdir -p "$kept.tmp"
-      cp "$out/lab_probe.$arch" "$out/iovamap.$arch" "$kept.tmp/"
-      mv "$kept.tmp/lab_probe.$arch" "$kept.tmp/lab_probe"
-      mv "$kept.tmp/iovamap.$arch" "$kept.tmp/iovamap"
+      cp "$out/lab_probe.$arch" "$kept.tmp/lab_probe"
+      cp "$out/iovamap.$arch" "$kept.tmp/iovamap"
       mv "$kept.tmp" "$kept"
     fi
     echo "$probe_key" > "$out/lab_probe.key.$arch"
@@ -128,7 +127,7 @@ done
 # and the modules the guest loads (ordered by modprobe --show-depends).
 make_initramfs() {
   local arch="$1" k="$2" debarch abi kdir ver tmp key
-  debarch=$([ "$arch" = x86_64 ] && echo amd64 || echo arm64)
+  debarch=$(debarch "$arch")
   # Reused while the guest program, init and the kernel are the same.
   key=$(cat "$out/lab_probe.key.$arch" "$lab_dir/guest/init" "$cache/kernels/$debarch.abis" |
     sha256sum | cut -c1-16)
